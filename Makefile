@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup test lint package clean
+.PHONY: help setup test lint package clean demo
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -28,6 +28,9 @@ lint: setup ## ruff, and mypy --strict on the Lambda package
 
 package: ## build source/lambda/build/sample-rds-lambda-s3vector.zip
 	source/lambda/package.sh
+
+demo: setup ## run the whole walkthrough on the local stack (psql + AWS CLI), leaving the stack up
+	source/local/demo/demo.sh
 
 clean: ## remove the local stack's state and build output
 	rm -rf .local source/lambda/build
