@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup test lint package clean demo
+.PHONY: help setup test lint package clean demo bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -31,6 +31,9 @@ package: ## build source/lambda/build/sample-rds-lambda-s3vector.zip
 
 demo: setup ## run the whole walkthrough on the local stack (psql + AWS CLI), leaving the stack up
 	source/local/demo/demo.sh
+
+bench: setup package ## run every benchmark and print one table of ratios against same-run baselines
+	$(BIN)/python benchmarks/run_all.py
 
 clean: ## remove the local stack's state and build output
 	rm -rf .local source/lambda/build
