@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make bench`: run every benchmark of the project and print one table.
 
-Each benchmarks/bench_*.py module exposes `main(argv) -> list[dict]`, one dict per figure:
+Each benchmarks/bench_*.py module exposes `main([argv]) -> list[dict]`, one dict per figure:
 {name, value, baseline, ratio, target, unit}. A figure is always a ratio against a baseline
 measured in the same run on the same machine, never a bare absolute time.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import platform
 import sys
@@ -41,11 +42,18 @@ def fmt(value: Any) -> str:
 def print_table(rows: list[dict[str, Any]]) -> None:
     headers = ["benchmark", "figure", "value", "baseline", "ratio", "target", "unit"]
     table = [
-        [r["module"], r["name"], fmt(r.get("value")), fmt(r.get("baseline")), fmt(r.get("ratio")),
-         fmt(r.get("target")), fmt(r.get("unit"))]
+        [
+            r["module"],
+            r["name"],
+            fmt(r.get("value")),
+            fmt(r.get("baseline")),
+            fmt(r.get("ratio")),
+            fmt(r.get("target")),
+            fmt(r.get("unit")),
+        ]
         for r in rows
     ]
-    widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(headers)]
+    widths = [max([len(h)] + [len(row[i]) for row in table]) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     print(line)
     print("-" * len(line))
@@ -68,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", flush=True)
         try:
             module = importlib.import_module(name)
-            results = module.main(["--quick"] if args.quick else [])
+            takes_argv = bool(inspect.signature(module.main).parameters)
+            results = module.main(["--quick"] if args.quick else []) if takes_argv else module.main()
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)
