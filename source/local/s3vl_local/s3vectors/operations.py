@@ -1,0 +1,404 @@
+"""S3 Vectors operations: a validated request body in, the response body out.
+
+The model check (model.validate_input) runs first in the server; these functions add the semantic
+checks and call the catalog. Response members follow the botocore output shapes exactly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import threading
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import filters, pagination, validation
+from .catalog import Bucket, Catalog, Index
+from .errors import ConflictException, ValidationException
+
+QUERY_PAGE_SIZE = 1000
+LIST_VECTORS_DEFAULT = 500
+LIST_NAMES_DEFAULT = 500
+_QUERY_CACHE_ENTRIES = 8
+
+Request = dict[str, Any]
+Response = dict[str, Any]
+
+
+class Operations:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._cache_lock = threading.Lock()
+        self.handlers: dict[str, Callable[[Request], Response]] = {
+            name: getattr(self, name)
+            for name in dir(self)
+            if name[:1].isupper() and callable(getattr(self, name))
+        }
+
+    # -- selectors -------------------------------------------------------------------------------------
+    def _bucket_name(self, req: Request) -> str:
+        name, arn = req.get("vectorBucketName"), req.get("vectorBucketArn")
+        if (name is None) == (arn is None):
+            raise ValidationException("Specify exactly one of vectorBucketName and vectorBucketArn")
+        return validation.parse_bucket_arn(arn) if arn is not None else validation.bucket_name(name)
+
+    def _bucket(self, req: Request) -> Bucket:
+        return self.catalog.bucket(self._bucket_name(req))
+
+    def _index(self, req: Request) -> Index:
+        arn, bucket, name = req.get("indexArn"), req.get("vectorBucketName"), req.get("indexName")
+        if arn is not None:
+            if bucket is not None or name is not None:
+                raise ValidationException(
+                    "Specify either indexArn or vectorBucketName with indexName, not both"
+                )
+            return self.catalog.index(*validation.parse_index_arn(arn))
+        if bucket is None or name is None:
+            raise ValidationException("Specify indexArn, or both vectorBucketName and indexName")
+        return self.catalog.index(validation.bucket_name(bucket), validation.index_name(name))
+
+    # -- buckets ---------------------------------------------------------------------------------------
+    def CreateVectorBucket(self, req: Request) -> Response:
+        name = validation.bucket_name(req["vectorBucketName"])
+        encryption = _encryption(req.get("encryptionConfiguration"))
+        return {"vectorBucketArn": self.catalog.create_bucket(name, encryption, req.get("tags"))}
+
+    def GetVectorBucket(self, req: Request) -> Response:
+        b = self._bucket(req)
+        return {
+            "vectorBucket": {
+                "vectorBucketName": b.name,
+                "vectorBucketArn": b.arn,
+                "creationTime": b.created,
+                "encryptionConfiguration": b.encryption,
+                "defaultIndexMode": b.default_mode,
+            }
+        }
+
+    def ListVectorBuckets(self, req: Request) -> Response:
+        page, token = _name_page(self.catalog.list_buckets(), req, "ListVectorBuckets")
+        summaries = [
+            {"vectorBucketName": b.name, "vectorBucketArn": b.arn, "creationTime": b.created} for b in page
+        ]
+        return {"vectorBuckets": summaries, **token}
+
+    def DeleteVectorBucket(self, req: Request) -> Response:
+        self.catalog.delete_bucket(self._bucket_name(req))
+        return {}
+
+    def PutVectorBucketPolicy(self, req: Request) -> Response:
+        try:
+            json.loads(req["policy"])
+        except ValueError as e:
+            raise ValidationException(f"The bucket policy is not valid JSON: {e}") from None
+        self.catalog.set_bucket_attribute(self._bucket_name(req), "policy", req["policy"])
+        return {}
+
+    def GetVectorBucketPolicy(self, req: Request) -> Response:
+        policy = self._bucket(req).policy
+        return {"policy": policy} if policy is not None else {}
+
+    def DeleteVectorBucketPolicy(self, req: Request) -> Response:
+        self.catalog.set_bucket_attribute(self._bucket_name(req), "policy", None)
+        return {}
+
+    def PutVectorBucketDefaultIndexMode(self, req: Request) -> Response:
+        self.catalog.set_bucket_attribute(self._bucket_name(req), "default_mode", req["defaultIndexMode"])
+        return {}
+
+    # -- indexes ---------------------------------------------------------------------------------------
+    def CreateIndex(self, req: Request) -> Response:
+        bucket = self._bucket_name(req)
+        name = validation.index_name(req["indexName"])
+        config = req.get("metadataConfiguration") or {}
+        non_filterable = config.get("nonFilterableMetadataKeys") or []
+        if len(set(non_filterable)) != len(non_filterable):
+            raise ValidationException("metadataConfiguration.nonFilterableMetadataKeys must not repeat a key")
+        stored: dict[str, Any] = {}
+        if non_filterable:
+            stored["nonFilterableMetadataKeys"] = list(non_filterable)
+        if config.get("textSearchConfigurations"):
+            stored["textSearchConfigurations"] = _text_search(config["textSearchConfigurations"], [])
+        arn = self.catalog.create_index(
+            bucket,
+            name,
+            req["dimension"],
+            req["distanceMetric"],
+            stored,
+            _encryption(req.get("encryptionConfiguration")),
+            req.get("tags"),
+        )
+        return {"indexArn": arn}
+
+    def GetIndex(self, req: Request) -> Response:
+        i = self._index(req)
+        index: Response = {
+            "vectorBucketName": i.bucket,
+            "indexName": i.name,
+            "indexArn": i.arn,
+            "creationTime": i.created,
+            "dataType": "float32",
+            "dimension": i.dimension,
+            "distanceMetric": i.metric,
+            "encryptionConfiguration": i.encryption,
+            "indexMode": i.mode,
+        }
+        if i.metadata_configuration:
+            index["metadataConfiguration"] = i.metadata_configuration
+        return {"index": index}
+
+    def ListIndexes(self, req: Request) -> Response:
+        page, token = _name_page(self.catalog.list_indexes(self._bucket_name(req)), req, "ListIndexes")
+        summaries = [
+            {"vectorBucketName": i.bucket, "indexName": i.name, "indexArn": i.arn, "creationTime": i.created}
+            for i in page
+        ]
+        return {"indexes": summaries, **token}
+
+    def DeleteIndex(self, req: Request) -> Response:
+        index = self._index(req)
+        self.catalog.delete_index(index.bucket, index.name)
+        return {}
+
+    def UpdateIndexMode(self, req: Request) -> Response:
+        index = self._index(req)
+        self.catalog.set_index_attribute(index.bucket, index.name, "mode", req["indexMode"])
+        return {}
+
+    def UpdateMetadataConfiguration(self, req: Request) -> Response:
+        index = self._index(req)
+        add, delete = req.get("add"), req.get("delete")
+        if (add is None) == (delete is None):
+            raise ValidationException("Specify exactly one of add and delete")
+        if index.mode != "ENHANCED":
+            raise ValidationException(
+                "Text search configurations need an ENHANCED index; call UpdateIndexMode first"
+            )
+        config = dict(index.metadata_configuration)
+        current = list(config.get("textSearchConfigurations", []))
+        if add is not None:
+            current = _text_search(add.get("textSearchConfigurations") or [], current)
+        else:
+            drop = {item["metadataKey"] for item in delete.get("textSearchConfigurations") or []}
+            missing = drop - {c["metadataKey"] for c in current}
+            if missing:
+                raise ValidationException(
+                    f"No text search configuration for metadata key(s) {sorted(missing)}"
+                )
+            current = [c for c in current if c["metadataKey"] not in drop]
+        if current:
+            config["textSearchConfigurations"] = current
+        else:
+            config.pop("textSearchConfigurations", None)
+        self.catalog.set_index_attribute(index.bucket, index.name, "metadata_configuration", config)
+        return {"indexArn": index.arn}
+
+    # -- tags ------------------------------------------------------------------------------------------
+    def ListTagsForResource(self, req: Request) -> Response:
+        return {"tags": self.catalog.tags(req["resourceArn"])}
+
+    def TagResource(self, req: Request) -> Response:
+        self.catalog.change_tags(req["resourceArn"], req["tags"], [])
+        return {}
+
+    def UntagResource(self, req: Request) -> Response:
+        self.catalog.change_tags(req["resourceArn"], {}, list(req["tagKeys"]))
+        return {}
+
+    # -- vectors ---------------------------------------------------------------------------------------
+    def PutVectors(self, req: Request) -> Response:
+        index = self._index(req)
+        keys: list[str] = []
+        rows: list[np.ndarray] = []
+        metadata: list[dict[str, Any] | None] = []
+        for i, vector in enumerate(req["vectors"]):
+            what = f"vectors[{i}] (key {vector['key']!r})"
+            data = validation.vector_data(vector["data"], index.dimension, what)
+            validation.reject_zero_for_cosine(data, index.metric, what)
+            keys.append(vector["key"])
+            rows.append(data)
+            metadata.append(validation.metadata(vector.get("metadata"), index.non_filterable, what))
+        self.catalog.put_vectors(index, keys, np.stack(rows), metadata)
+        return {}
+
+    def GetVectors(self, req: Request) -> Response:
+        index = self._index(req)
+        with index.lock.read():
+            store = index.store
+            found = [store.rows[k] for k in dict.fromkeys(req["keys"]) if k in store.rows]
+            vectors = [
+                _output_vector(index, row, req.get("returnData"), req.get("returnMetadata")) for row in found
+            ]
+        return {"vectors": vectors}
+
+    def ListVectors(self, req: Request) -> Response:
+        index = self._index(req)
+        count, segment = req.get("segmentCount"), req.get("segmentIndex")
+        if (count is None) != (segment is None):
+            raise ValidationException("segmentCount and segmentIndex must be given together")
+        count, segment = count or 1, segment or 0
+        if segment >= count:
+            raise ValidationException(f"segmentIndex {segment} must be less than segmentCount {count}")
+        limit = req.get("maxResults") or LIST_VECTORS_DEFAULT
+        after: str | None = None
+        if req.get("nextToken"):
+            state = pagination.decode(req["nextToken"], "ListVectors")
+            if (state.get("c"), state.get("i")) != (count, segment):
+                raise ValidationException("This nextToken belongs to another segmentCount/segmentIndex")
+            after = state["k"]
+        with index.lock.read():
+            ordered = index.store.sorted_keys()
+            position = bisect.bisect_right(ordered, after) if after is not None else 0
+            page: list[str] = []
+            more = False
+            for key in ordered[position:]:
+                if count > 1 and zlib.crc32(key.encode("utf-8")) % count != segment:
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(key)
+            rows = index.store.rows
+            vectors = [
+                _output_vector(index, rows[k], req.get("returnData"), req.get("returnMetadata")) for k in page
+            ]
+        response: Response = {"vectors": vectors}
+        if more:
+            response["nextToken"] = pagination.encode(
+                {"t": "ListVectors", "k": page[-1], "c": count, "i": segment}
+            )
+        return response
+
+    def DeleteVectors(self, req: Request) -> Response:
+        index = self._index(req)
+        self.catalog.delete_vectors(index, list(req["keys"]))
+        return {}
+
+    def QueryVectors(self, req: Request) -> Response:
+        index = self._index(req)
+        top_k = req["topK"]
+        if top_k > validation.MAX_TOP_K:
+            raise ValidationException(f"topK is {top_k}; the maximum is {validation.MAX_TOP_K}")
+        if req.get("queryTexts"):
+            raise ValidationException(
+                "queryTexts (full-text and hybrid search) is not supported by this emulator; "
+                "send queryVector only"
+            )
+        if req.get("queryVector") is None:
+            raise ValidationException("queryVector is required: give the vector to search with")
+        query = validation.vector_data(req["queryVector"], index.dimension, "queryVector")
+        validation.reject_zero_for_cosine(query, index.metric, "queryVector")
+        mode = req.get("queryMode") or index.mode
+        if index.mode == "ENHANCED" and mode == "CLASSIC":
+            raise ValidationException("queryMode CLASSIC cannot be used on an ENHANCED index; omit queryMode")
+        document = req.get("filter")
+        node = filters.parse_filter(document, index.non_filterable) if document is not None else None
+        if (
+            node is not None
+            and mode == "CLASSIC"
+            and filters.uses_operator(node, filters.ENHANCED_ONLY_OPERATORS)
+        ):
+            raise ValidationException("$startsWith needs ENHANCED query mode; call UpdateIndexMode first")
+        query64 = query.astype(np.float64)
+        fingerprint = hashlib.sha256(
+            json.dumps([index.arn, query.tobytes().hex(), top_k, document, mode], sort_keys=True).encode()
+        ).hexdigest()
+        offset = 0
+        if req.get("nextToken"):
+            state = pagination.decode(req["nextToken"], "QueryVectors")
+            if state.get("f") != fingerprint:
+                raise ValidationException(
+                    "This nextToken belongs to a different query: repeat the same queryVector, topK, filter "
+                    "and queryMode with it, or start again without nextToken"
+                )
+            offset = int(state["o"])
+        with index.lock.read():
+            ranked = self._ranking(index, fingerprint, query64, top_k, node)
+            page = ranked[offset : offset + QUERY_PAGE_SIZE]
+            rows = index.store.rows
+            vectors = []
+            for distance, key in page:
+                item: Response = {"key": key}
+                if req.get("returnDistance"):
+                    item["distance"] = distance
+                if req.get("returnMetadata"):
+                    item["metadata"] = index.store.metadata(rows[key])
+                vectors.append(item)
+        response: Response = {"vectors": vectors, "distanceMetric": index.metric}
+        if offset + QUERY_PAGE_SIZE < len(ranked):
+            response["nextToken"] = pagination.encode(
+                {"t": "QueryVectors", "o": offset + QUERY_PAGE_SIZE, "f": fingerprint}
+            )
+        return response
+
+    def _ranking(
+        self, index: Index, fingerprint: str, query: np.ndarray, top_k: int, node: filters.Node | None
+    ) -> list[tuple[float, str]]:
+        """The full top-k ranking; multi-page rankings are cached per index state for the later pages."""
+        key = (fingerprint, index.store.version)
+        with self._cache_lock:
+            cached = index.query_cache.get(key)
+        if cached is not None:
+            return cached
+        mask = index.store.filter_mask(node) if node is not None else None
+        ranked = index.store.search(query, top_k, mask)
+        if len(ranked) > QUERY_PAGE_SIZE:
+            with self._cache_lock:
+                index.query_cache[key] = ranked
+                while len(index.query_cache) > _QUERY_CACHE_ENTRIES:
+                    index.query_cache.popitem(last=False)
+        return ranked
+
+
+def _output_vector(index: Index, row: int, data: bool | None, metadata: bool | None) -> Response:
+    item: Response = {"key": index.store.keys[row]}
+    if data:
+        item["data"] = {"float32": index.store.vector(row)}
+    if metadata:
+        item["metadata"] = index.store.metadata(row)
+    return item
+
+
+def _encryption(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    if config and config.get("sseType") == "aws:kms" and not config.get("kmsKeyArn"):
+        raise ValidationException("encryptionConfiguration: sseType aws:kms needs kmsKeyArn")
+    return config or None
+
+
+def _text_search(add: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    result = list(current)
+    known = {c["metadataKey"] for c in current}
+    for item in add:
+        if item["metadataKey"] in known:
+            raise ConflictException(
+                f"Metadata key {item['metadataKey']!r} already has a text search configuration"
+            )
+        known.add(item["metadataKey"])
+        entry = {"metadataKey": item["metadataKey"], "status": "ACTIVE"}
+        if item.get("language"):
+            entry["language"] = item["language"]
+        result.append(entry)
+    return result
+
+
+def _name_page(items: dict[str, Any], req: Request, kind: str) -> tuple[list[Any], Response]:
+    """One page of buckets or indexes in name order, with the prefix filter and a continuation token."""
+    prefix = req.get("prefix") or ""
+    names = sorted(n for n in items if n.startswith(prefix))
+    if req.get("nextToken"):
+        state = pagination.decode(req["nextToken"], kind)
+        if state.get("p") != prefix:
+            raise ValidationException("This nextToken belongs to a request with another prefix")
+        names = names[bisect.bisect_right(names, state["n"]) :]
+    limit = req.get("maxResults") or LIST_NAMES_DEFAULT
+    page = names[:limit]
+    token = (
+        {"nextToken": pagination.encode({"t": kind, "n": page[-1], "p": prefix})}
+        if len(names) > limit
+        else {}
+    )
+    return [items[n] for n in page], token

@@ -1,0 +1,154 @@
+"""HTTP front of the emulator: rest-json routing, keep-alive, TCP_NODELAY, modelled JSON errors only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .catalog import Catalog
+from .errors import InternalServerException, S3VectorsError, ValidationException
+from .model import validate_input
+from .operations import Operations
+
+# PutVectors requests are limited to 20 MiB by the service.
+MAX_REQUEST_BYTES = 20 * 1024 * 1024
+_TAGS_PREFIX = "/tags/"
+_TAG_OPERATIONS = {"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"}
+
+log = logging.getLogger(__name__)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], operations: Operations) -> None:
+        super().__init__(address, _Handler)
+        self.operations = operations
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: botocore reuses its connections
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Without this, small responses on a kept-alive connection wait ~40 ms for Nagle's algorithm.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    do_GET = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_POST
+
+    def _serve(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_REQUEST_BYTES:
+                self.close_connection = True
+                raise ValidationException(
+                    f"The request body is {length} bytes; the limit is {MAX_REQUEST_BYTES} bytes (20 MiB): "
+                    "send fewer vectors per PutVectors call"
+                )
+            body = self.rfile.read(length) if length else b""
+            operation, params = self._route(body)
+            validate_input(operation, params)
+            status, payload, headers = 200, self.server.operations.handlers[operation](params), {}
+        except S3VectorsError as error:
+            status, payload, headers = error.status, error.body(), {"x-amzn-ErrorType": error.code}
+        except Exception:
+            log.exception("unexpected failure serving %s %s", self.command, self.path)
+            error = InternalServerException("The emulator failed unexpectedly; see its log for the traceback")
+            status, payload, headers = error.status, error.body(), {"x-amzn-ErrorType": error.code}
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _route(self, body: bytes) -> tuple[str, dict[str, Any]]:
+        url = urlsplit(self.path)
+        if url.path.startswith(_TAGS_PREFIX) and self.command in _TAG_OPERATIONS:
+            operation = _TAG_OPERATIONS[self.command]
+            params = _json_object(body) if self.command == "POST" else {}
+            params["resourceArn"] = unquote(url.path[len(_TAGS_PREFIX) :])
+            if operation == "UntagResource":
+                params["tagKeys"] = parse_qs(url.query).get("tagKeys", [])
+            return operation, params
+        operation = url.path.strip("/")
+        handlers = self.server.operations.handlers
+        if self.command != "POST" or operation not in handlers or operation in _TAG_OPERATIONS.values():
+            raise ValidationException(
+                f"Unknown operation {self.command} {url.path}: "
+                "S3 Vectors operations are POST /<OperationName> "
+                f"(one of {', '.join(sorted(set(handlers) - set(_TAG_OPERATIONS.values())))}) or "
+                "GET|POST|DELETE /tags/<resourceArn>"
+            )
+        return operation, _json_object(body)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except ValueError as e:
+        raise ValidationException(f"The request body is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValidationException("The request body must be a JSON object")
+    return value
+
+
+class EmulatorServer:
+    """The emulator on 127.0.0.1; in memory when data_dir is None, else durable through a write-ahead log."""
+
+    def __init__(self, data_dir: Path | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.host, self.port = host, port
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.catalog: Catalog | None = None
+        self.operations: Operations | None = None
+
+    def start(self) -> EmulatorServer:
+        self.catalog = Catalog(self.data_dir)
+        self.operations = Operations(self.catalog)
+        self._httpd = _HTTPServer((self.host, self.port), self.operations)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="s3vectors-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self.catalog is not None:
+            self.catalog.close()
+            self.catalog = None

@@ -1,0 +1,202 @@
+"""One index's vectors: a contiguous float32 matrix, a key -> row map, and columnar metadata.
+
+Rows 0..n-1 are live. Appends grow the matrix geometrically (amortised O(1)); a delete moves the
+last row into the hole (O(dimension + metadata columns), not O(n)). Callers hold the index's lock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from . import filters
+from .metadata_columns import Column
+
+_INITIAL_CAPACITY = 1024
+_GROWTH = 1.5
+# Candidates within this margin of the k-th float32 distance are re-ranked in float64, so the float32
+# fast path can never drop a true top-k neighbour or misorder ties.
+_COSINE_MARGIN = 1e-4
+_EUCLIDEAN_RELATIVE_MARGIN = 1e-4
+
+
+class VectorStore:
+    def __init__(self, dimension: int, metric: str, non_filterable: frozenset[str]) -> None:
+        self.dimension = dimension
+        self.metric = metric
+        self.non_filterable = non_filterable
+        self.n = 0
+        self.version = 0  # bumped on every write; readers use it to cache per-state results
+        self._capacity = 0
+        self._matrix = np.empty((0, dimension), dtype=np.float32)
+        # cosine: L2 norm of each row; euclidean: squared L2 norm.
+        self._norms = np.empty(0, dtype=np.float32)
+        self.keys: list[str] = []
+        self.rows: dict[str, int] = {}
+        self._metadata: list[str | None] = []  # compact JSON, decoded only for returned vectors
+        self.columns: dict[str, Column] = {}
+        self._sorted: tuple[int, list[str]] | None = None
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def _reserve(self, needed: int) -> None:
+        if needed <= self._capacity:
+            return
+        capacity = max(_INITIAL_CAPACITY, int(self._capacity * _GROWTH), needed)
+        matrix = np.empty((capacity, self.dimension), dtype=np.float32)
+        matrix[: self.n] = self._matrix[: self.n]
+        norms = np.zeros(capacity, dtype=np.float32)
+        norms[: self.n] = self._norms[: self.n]
+        self._matrix, self._norms, self._capacity = matrix, norms, capacity
+        for column in self.columns.values():
+            column.grow(capacity)
+
+    def _row_norms(self, data: np.ndarray) -> np.ndarray:
+        sq = np.einsum("ij,ij->i", data, data, dtype=np.float64)
+        return (np.sqrt(sq) if self.metric == "cosine" else sq).astype(np.float32)
+
+    def put(self, keys: list[str], data: np.ndarray, metadata: list[dict[str, Any] | None]) -> None:
+        """Insert or overwrite; within one batch the last occurrence of a key wins."""
+        last = {key: i for i, key in enumerate(keys)}
+        order = list(last.values())
+        self._reserve(self.n + len(order))
+        targets = np.empty(len(order), dtype=np.int64)
+        for j, i in enumerate(order):
+            key = keys[i]
+            row = self.rows.get(key)
+            if row is None:
+                row = self.n
+                self.n += 1
+                self.rows[key] = row
+                self.keys.append(key)
+                self._metadata.append(None)
+            else:
+                self._clear_metadata(row)
+            targets[j] = row
+            self._set_metadata(row, metadata[i])
+        batch = data[order]
+        self._matrix[targets] = batch
+        self._norms[targets] = self._row_norms(batch)
+        self.version += 1
+
+    def _set_metadata(self, row: int, value: dict[str, Any] | None) -> None:
+        if not value:
+            self._metadata[row] = None
+            return
+        self._metadata[row] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        for key, item in value.items():
+            if key in self.non_filterable:
+                continue
+            column = self.columns.get(key)
+            if column is None:
+                column = self.columns[key] = Column(self._capacity)
+            column.set(row, item)
+
+    def _clear_metadata(self, row: int) -> None:
+        text = self._metadata[row]
+        if text is not None:
+            for key in json.loads(text):
+                column = self.columns.get(key)
+                if column is not None:
+                    column.clear(row)
+        self._metadata[row] = None
+
+    def delete(self, keys: list[str]) -> int:
+        deleted = 0
+        for key in keys:
+            row = self.rows.pop(key, None)
+            if row is None:
+                continue
+            deleted += 1
+            self._clear_metadata(row)
+            last = self.n - 1
+            if row != last:
+                moved = self.keys[last]
+                self._matrix[row] = self._matrix[last]
+                self._norms[row] = self._norms[last]
+                self.keys[row] = moved
+                self._metadata[row] = self._metadata[last]
+                self.rows[moved] = row
+                for column in self.columns.values():
+                    column.move(last, row)
+            self.keys.pop()
+            self._metadata.pop()
+            self.n = last
+        if deleted:
+            self.version += 1
+        return deleted
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def vector(self, row: int) -> list[float]:
+        return self._matrix[row].tolist()
+
+    def metadata(self, row: int) -> dict[str, Any]:
+        text = self._metadata[row]
+        return json.loads(text) if text is not None else {}
+
+    def matrix(self) -> np.ndarray:
+        """The live rows (a view; valid while the caller holds the index lock)."""
+        return self._matrix[: self.n]
+
+    def filter_mask(self, node: filters.Node) -> np.ndarray:
+        return filters.evaluate(node, self.columns.get, self.n)
+
+    def search(self, query: np.ndarray, k: int, mask: np.ndarray | None) -> list[tuple[float, str]]:
+        """Exact k nearest rows as (distance, key), ascending distance, ties by key ascending.
+
+        A float32 matrix-vector product and a partition find the candidates; the few candidates
+        within a margin of the k-th distance are then re-scored in float64 and sorted.
+        """
+        n = self.n
+        candidates: np.ndarray | None = None
+        if mask is not None:
+            candidates = np.flatnonzero(mask)
+            if candidates.size == 0:
+                return []
+        matrix, norms = self._matrix[:n], self._norms[:n]
+        q32 = query.astype(np.float32)
+        if candidates is not None and candidates.size * 2 < n:
+            # Selective filter: gather the passing rows and score only those.
+            matrix, norms = matrix[candidates], norms[candidates]
+            scores = self._approximate(matrix @ q32, norms, query)
+        else:
+            scores = self._approximate(matrix @ q32, norms, query)
+            if candidates is not None:
+                scores = scores[candidates]
+        m = scores.size
+        if k < m:
+            kth = float(np.partition(scores, k - 1)[k - 1])
+            margin = (
+                _COSINE_MARGIN
+                if self.metric == "cosine"
+                else _EUCLIDEAN_RELATIVE_MARGIN * (abs(kth) + float(query @ query) + 1.0)
+            )
+            picked = np.flatnonzero(scores <= kth + margin)
+        else:
+            picked = np.arange(m)
+        rows = candidates[picked] if candidates is not None else picked
+        exact = self._exact(rows, query)
+        ranked = sorted(zip(exact.tolist(), (self.keys[r] for r in rows.tolist()), strict=True))
+        return ranked[:k]
+
+    def _approximate(self, dots: np.ndarray, norms: np.ndarray, query: np.ndarray) -> np.ndarray:
+        if self.metric == "cosine":
+            return 1.0 - dots / (norms * np.float32(np.linalg.norm(query)))
+        # Squared euclidean from norms: monotone in the true distance, enough to pick candidates.
+        return norms - 2.0 * dots + np.float32(query @ query)
+
+    def _exact(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        vectors = self._matrix[rows].astype(np.float64)
+        if self.metric == "cosine":
+            cosine = (vectors @ query) / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+            # Rounding can push |cos| a hair past 1; the distance stays within its 0..2 range.
+            return np.clip(1.0 - cosine, 0.0, 2.0)
+        return np.sqrt(np.sum((vectors - query) ** 2, axis=1))
+
+    def sorted_keys(self) -> list[str]:
+        """Keys in ascending order, cached until the next write (ListVectors pages bisect into it)."""
+        cached = self._sorted
+        if cached is None or cached[0] != self.version:
+            cached = self._sorted = (self.version, sorted(self.keys))
+        return cached[1]
