@@ -1,0 +1,86 @@
+"""One S3 Vectors client per region per container, created on first use and reused.
+
+Endpoints come from boto3's own configuration (AWS_ENDPOINT_URL_S3VECTORS included), so the
+same code talks to AWS and to a local emulator.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+from . import HANDLER_VERSION, deadline
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3vectors import S3VectorsClient
+
+# get_vectors runs this many GetVectors calls at once; the connection pool must hold them all.
+MAX_CONCURRENT_CALLS = 8
+RETRY_ATTEMPTS = 3  # standard mode: the first attempt plus two retries, with jittered backoff
+CONNECT_TIMEOUT_S = (0.5, 2.0)  # bounds of the connect timeout
+READ_TIMEOUT_S = (1.0, 30.0)  # bounds of the read timeout
+
+_lock = threading.Lock()
+_botocore_session: botocore.session.Session | None = None
+_boto3_session: boto3.session.Session | None = None
+_clients: dict[str, S3VectorsClient] = {}
+
+
+def sdk_session() -> botocore.session.Session:
+    """The container's botocore session; limits.py reads the service model through its loader,
+    so the model is parsed once for validation and clients alike."""
+    global _botocore_session, _boto3_session
+    with _lock:
+        if _botocore_session is None:
+            _botocore_session = botocore.session.get_session()
+            _boto3_session = boto3.session.Session(botocore_session=_botocore_session)
+        return _botocore_session
+
+
+def timeouts_for(budget_s: float) -> tuple[float, float]:
+    """(connect, read) timeouts for a function with `budget_s` seconds to work.
+
+    An attempt (connect + read) takes at most half the budget, so a stuck connection times out
+    and is reported while the function can still answer.
+    """
+    connect = min(max(budget_s * 0.1, CONNECT_TIMEOUT_S[0]), CONNECT_TIMEOUT_S[1])
+    read = min(max(budget_s * 0.4, READ_TIMEOUT_S[0]), READ_TIMEOUT_S[1])
+    return connect, read
+
+
+def client_for(region: str) -> S3VectorsClient:
+    """The region's client; its timeouts come from the remaining time of the invocation that
+    created it (every invocation of a function starts with the same timeout)."""
+    sdk_session()
+    with _lock:
+        client = _clients.get(region)
+        if client is None:
+            client = _create(region)
+            _clients[region] = client
+        return client
+
+
+def _create(region: str) -> S3VectorsClient:
+    assert _boto3_session is not None
+    connect, read = timeouts_for(deadline.current().remaining_s())
+    config = Config(
+        region_name=region,
+        connect_timeout=connect,
+        read_timeout=read,
+        retries={"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS},
+        max_pool_connections=MAX_CONCURRENT_CALLS,
+        user_agent_extra=f"s3vl/{HANDLER_VERSION}",
+    )
+    client = _boto3_session.client("s3vectors", config=config)
+    attempt_s = connect + read
+
+    def check_deadline(**_: Any) -> None:
+        # Runs before every HTTP attempt, retries included: never start one that cannot finish.
+        deadline.current().require(attempt_s, "one S3 Vectors request attempt")
+
+    client.meta.events.register("before-send.s3vectors", check_deadline)
+    return client

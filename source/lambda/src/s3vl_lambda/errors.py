@@ -1,0 +1,132 @@
+"""Handler errors with the contract's stable codes, and the mapping of AWS failures onto them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    HTTPClientError,
+    ReadTimeoutError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotocoreConnectionError,
+)
+
+# Codes whose cause may go away on its own: the caller may retry the same request.
+RETRYABLE_CODES = frozenset(
+    {"THROTTLED", "SERVICE_UNAVAILABLE", "AWS_TIMEOUT", "ENDPOINT_UNREACHABLE", "DEADLINE_EXCEEDED"}
+)
+
+# AWS error code -> (contract code, what the caller should do about it).
+_AWS_CODES: dict[str, tuple[str, str]] = {
+    "NotFoundException": (
+        "INDEX_NOT_FOUND",
+        "check the index ARN (aws s3vectors get-index --index-arn ...) and register the right one",
+    ),
+    "AccessDeniedException": (
+        "ACCESS_DENIED",
+        "grant the function's execution role {actions} on the index",
+    ),
+    "ValidationException": (
+        "VALIDATION_FAILED",
+        "fix the request so that it matches the index (dimension, metadata, filterable keys)",
+    ),
+    "ConflictException": ("CONFLICT", "retry after the conflicting operation has finished"),
+    "ServiceQuotaExceededException": ("QUOTA_EXCEEDED", "request a quota increase or reduce usage"),
+    "TooManyRequestsException": ("THROTTLED", "retry later or lower the request rate"),
+    "ServiceUnavailableException": ("SERVICE_UNAVAILABLE", "retry later"),
+    "InternalServerException": ("SERVICE_UNAVAILABLE", "retry later"),
+    "RequestTimeoutException": ("AWS_TIMEOUT", "retry, or ask for less work per call"),
+}
+
+
+class HandlerError(Exception):
+    """A failure the handler anticipates; it becomes the envelope's `error` object."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        aws_error_code: str | None = None,
+        aws_request_id: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.aws_error_code = aws_error_code
+        self.aws_request_id = aws_request_id
+        self.http_status = http_status
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in RETRYABLE_CODES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.retryable,
+            "aws_error_code": self.aws_error_code,
+            "aws_request_id": self.aws_request_id,
+            "http_status": self.http_status,
+        }
+
+
+def from_aws(exc: ClientError | BotoCoreError, action: str, actions: frozenset[str]) -> HandlerError:
+    """Translate a boto3/botocore exception raised by `action` (e.g. QueryVectors) into a HandlerError.
+
+    `actions` are the IAM actions the operation needs, named in the ACCESS_DENIED message.
+    """
+    if isinstance(exc, ClientError):
+        return _from_client_error(exc, action, actions)
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+        return HandlerError(
+            "AWS_TIMEOUT",
+            f"{action} timed out talking to the S3 Vectors endpoint ({exc}) after the client's retries: "
+            "retry, ask for less work per call, or raise the Lambda timeout",
+            aws_error_code=type(exc).__name__,
+        )
+    if isinstance(exc, BotocoreConnectionError | HTTPClientError):
+        return HandlerError(
+            "ENDPOINT_UNREACHABLE",
+            f"{action} could not reach the S3 Vectors endpoint ({exc}): check the function's network "
+            "path to S3 Vectors (VPC endpoint or NAT) or AWS_ENDPOINT_URL_S3VECTORS",
+            aws_error_code=type(exc).__name__,
+        )
+    # Client-side SDK failures (no credentials, bad parameters the SDK refused...): the botocore
+    # exception name stands in for the AWS error code.
+    return HandlerError(
+        "AWS_ERROR",
+        f"{action} failed in the AWS SDK before S3 Vectors answered ({type(exc).__name__}: {exc}): "
+        "check the function's credentials and configuration",
+        aws_error_code=type(exc).__name__,
+    )
+
+
+def _from_client_error(exc: ClientError, action: str, actions: frozenset[str]) -> HandlerError:
+    response: dict[str, Any] = dict(exc.response)
+    error = response.get("Error", {})
+    metadata = response.get("ResponseMetadata", {})
+    aws_code = str(error.get("Code") or "Unknown")
+    aws_message = str(error.get("Message") or "no message")
+    status = metadata.get("HTTPStatusCode")
+    request_id = metadata.get("RequestId") or None
+    if aws_code in _AWS_CODES:
+        code, fix = _AWS_CODES[aws_code]
+        fix = fix.format(actions=", ".join(sorted(actions)))
+    elif aws_code.startswith("Kms"):
+        code, fix = "KMS_ERROR", "check the KMS key of the vector bucket and the role's kms permissions"
+    else:
+        code, fix = "AWS_ERROR", "see the AWS error code and message"
+    return HandlerError(
+        code,
+        f"S3 Vectors {action} failed with {aws_code}: {aws_message}: {fix}",
+        aws_error_code=aws_code,
+        aws_request_id=str(request_id) if request_id else None,
+        http_status=status if isinstance(status, int) else None,
+    )

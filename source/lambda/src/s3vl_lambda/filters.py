@@ -1,0 +1,106 @@
+"""The S3 Vectors metadata filter grammar, checked before QueryVectors sends it.
+
+filter     := { clause, ... }                     (non-empty; clauses are ANDed)
+clause     := "$and" | "$or": [filter, ...]       (non-empty list)
+            | field: scalar                        (shorthand for $eq)
+            | field: { operator: operand, ... }    (non-empty; operators are ANDed)
+operators  := $eq $ne (scalar), $gt $gte $lt $lte (number), $in $nin (non-empty list of scalars),
+              $exists (boolean), $startsWith (string)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .errors import HandlerError
+from .validation import is_number, json_type, magnitude
+
+_LOGICAL = frozenset({"$and", "$or"})
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | bool) or (is_number(value) and math.isfinite(magnitude(value)))
+
+
+def _is_scalar_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(_is_scalar(item) for item in value)
+
+
+# operator -> (operand check, what the operand must be)
+_OPERATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "$eq": (_is_scalar, "a string, number or boolean"),
+    "$ne": (_is_scalar, "a string, number or boolean"),
+    "$gt": (lambda v: is_number(v) and _is_scalar(v), "a number"),
+    "$gte": (lambda v: is_number(v) and _is_scalar(v), "a number"),
+    "$lt": (lambda v: is_number(v) and _is_scalar(v), "a number"),
+    "$lte": (lambda v: is_number(v) and _is_scalar(v), "a number"),
+    "$in": (_is_scalar_list, "a non-empty array of strings, numbers or booleans"),
+    "$nin": (_is_scalar_list, "a non-empty array of strings, numbers or booleans"),
+    "$exists": (lambda v: isinstance(v, bool), "a boolean"),
+    "$startsWith": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def validate(value: Any, path: str = "filter") -> dict[str, Any]:
+    """Return the filter unchanged if it follows the grammar; raise naming the offending part."""
+    if not isinstance(value, dict) or not value:
+        shown = "an empty object" if isinstance(value, dict) else json_type(value)
+        raise HandlerError(
+            "FILTER_NOT_OBJECT",
+            f'{path} is {shown}: a filter is a non-empty JSON object such as {{"category": "test"}}',
+        )
+    for name, clause in value.items():
+        if name in _LOGICAL:
+            _logical(clause, f"{path}.{name}")
+        elif name.startswith("$"):
+            raise HandlerError(
+                "FILTER_UNKNOWN_OPERATOR",
+                f"{path}.{name}: {name} is not allowed here; at this level use a metadata field name, "
+                "$and or $or",
+            )
+        else:
+            _field(clause, f"{path}.{name}")
+    return value
+
+
+def _logical(clause: Any, path: str) -> None:
+    if not isinstance(clause, list) or not clause:
+        shown = "an empty array" if isinstance(clause, list) else json_type(clause)
+        raise HandlerError("FILTER_EMPTY_LOGICAL", f"{path} is {shown}: give it a non-empty array of filters")
+    for position, sub_filter in enumerate(clause):
+        validate(sub_filter, f"{path}[{position}]")
+
+
+def _field(clause: Any, path: str) -> None:
+    if _is_scalar(clause):
+        return
+    if not isinstance(clause, dict):
+        raise HandlerError(
+            "FILTER_INVALID_OPERAND",
+            f"{path} is {json_type(clause)}: compare a field with a string, number or boolean, or use "
+            'an operator object such as {"$in": [...]}',
+        )
+    if not clause:
+        raise HandlerError(
+            "FILTER_NOT_OBJECT", f"{path} is an empty object: give it at least one operator such as $eq"
+        )
+    for operator, operand in clause.items():
+        if operator not in _OPERATORS:
+            if not operator.startswith("$"):
+                raise HandlerError(
+                    "FILTER_INVALID_OPERAND",
+                    f"{path}.{operator}: nested objects are not filters; use an operator "
+                    f"({', '.join(sorted(_OPERATORS))})",
+                )
+            raise HandlerError(
+                "FILTER_UNKNOWN_OPERATOR",
+                f"{path}.{operator}: unknown operator {operator}; use one of {', '.join(sorted(_OPERATORS))}",
+            )
+        check, expected = _OPERATORS[operator]
+        if not check(operand):
+            raise HandlerError(
+                "FILTER_INVALID_OPERAND",
+                f"{path}.{operator} takes {expected}, got {json_type(operand)}: fix the operand",
+            )

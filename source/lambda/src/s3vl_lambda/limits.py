@@ -1,0 +1,65 @@
+"""S3 Vectors and Lambda limits the handler validates against.
+
+Where botocore's s3vectors model states a limit it is read from there (the model the function
+runs with), so a service change arrives with a new model rather than a code edit. The rest are
+documented service limits the model cannot express.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from .clients import sdk_session
+
+# QueryVectors topK: the service accepts up to 10,000 (raised from 100 in June 2026), but the
+# model's topK shape has carried no maximum or the old 100, so the contract's bound is fixed here.
+TOP_K_MAX = 10_000
+METADATA_TOTAL_BYTES = 40 * 1024  # per vector, UTF-8 bytes of the metadata JSON
+METADATA_FILTERABLE_BYTES = 2 * 1024  # per vector, enforced by the service (see put_vectors)
+METADATA_MAX_KEYS = 50
+PUT_REQUEST_BYTES = 20 * 1024 * 1024  # PutVectors request payload cap
+LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024  # synchronous invocation response cap
+FLOAT32_MAX = 3.4028234663852886e38  # larger magnitudes become Infinity in float32
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    index_arn_pattern: re.Pattern[str]
+    dimension: tuple[int, int]
+    top_k_min: int
+    key_length: tuple[int, int]
+    get_batch: int
+    put_batch: int
+    delete_batch: int
+    list_max_results: tuple[int, int]
+    segment_count_max: int
+    list_next_token_max: int
+
+
+@cache
+def service() -> ServiceLimits:
+    model = sdk_session().get_service_model("s3vectors")
+
+    def member(operation: str, name: str) -> Any:
+        shape: Any = model.operation_model(operation).input_shape
+        return shape.members[name]
+
+    def bounds(shape: Any) -> tuple[int, int]:
+        return int(shape.metadata["min"]), int(shape.metadata["max"])
+
+    keys = member("GetVectors", "keys")
+    return ServiceLimits(
+        index_arn_pattern=re.compile(member("GetIndex", "indexArn").metadata["pattern"]),
+        dimension=bounds(member("CreateIndex", "dimension")),
+        top_k_min=int(member("QueryVectors", "topK").metadata.get("min", 1)),
+        key_length=bounds(keys.member),
+        get_batch=bounds(keys)[1],
+        put_batch=bounds(member("PutVectors", "vectors"))[1],
+        delete_batch=bounds(member("DeleteVectors", "keys"))[1],
+        list_max_results=bounds(member("ListVectors", "maxResults")),
+        segment_count_max=bounds(member("ListVectors", "segmentCount"))[1],
+        list_next_token_max=bounds(member("ListVectors", "nextToken"))[1],
+    )

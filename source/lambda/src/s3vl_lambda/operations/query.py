@@ -1,0 +1,64 @@
+"""query_vectors: nearest neighbours, following QueryVectors pages until top_k results or the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..clients import client_for
+from ..requests import QueryRequest
+from .aws_call import call
+
+
+def similarity(metric: str | None, distance: float | None) -> float | None:
+    """The contract's similarity: higher is closer.
+
+    cosine: 1 - distance (the service's cosine distance), -1..1 and 1.0 for the same direction.
+    euclidean: 1 / (1 + distance), 0..1, monotone decreasing in distance.
+    None when the service gave no distance or a metric this handler does not know.
+    """
+    if distance is None:
+        return None
+    if metric == "cosine":
+        return 1.0 - distance
+    if metric == "euclidean":
+        return 1.0 / (1.0 + distance)
+    return None
+
+
+def run(request: QueryRequest) -> dict[str, Any]:
+    client = client_for(request.index.region)
+    params: dict[str, Any] = {
+        "indexArn": request.index.arn,
+        "topK": request.top_k,
+        "queryVector": {"float32": request.query_vector},
+        "returnDistance": True,
+        "returnMetadata": request.return_metadata,
+    }
+    if request.filter is not None:
+        params["filter"] = request.filter
+    found: list[Any] = []
+    pages = 0
+    metric: str | None = None
+    token: str | None = None
+    while True:
+        # Every follow-up page repeats the same vector, topK and filter with the page's token.
+        page = params if token is None else {**params, "nextToken": token}
+        response: Any = call("query_vectors", "QueryVectors", client.query_vectors, **page)
+        pages += 1
+        metric = response.get("distanceMetric") or metric
+        found.extend(response.get("vectors") or ())
+        token = response.get("nextToken")
+        if len(found) >= request.top_k or not token:
+            break
+    vectors = []
+    for item in found[: request.top_k]:
+        distance = item.get("distance")
+        row: dict[str, Any] = {
+            "key": item["key"],
+            "distance": distance,
+            "similarity": similarity(metric, distance),
+        }
+        if request.return_metadata:
+            row["metadata"] = item.get("metadata")
+        vectors.append(row)
+    return {"distance_metric": metric, "vectors": vectors, "pages": pages}
