@@ -4,6 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins an older boto3 than the project: it gets its own venv; the stamp names the version.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+CFN_TEMPLATE := deployment/cloudformation/template.yaml
+# Regions with S3 Vectors, so the lint covers regional differences in resource and runtime support.
+CFN_LINT_REGIONS := us-east-1 us-east-2 us-west-2 eu-central-1 eu-west-1 ap-southeast-2 ap-northeast-1
 
 .PHONY: help setup test lint package clean demo bench
 
@@ -18,13 +25,21 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the project with its dev tools (quick when nothing changed)
 
+$(CHECKOV_STAMP):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@rm -f $(CHECKOV_VENV)/.installed-*
+	@touch $@
+
 test: setup package ## run the whole suite
 	$(BIN)/python -m pytest
 
-lint: setup ## ruff, and mypy --strict on the Lambda package
+lint: setup $(CHECKOV_STAMP) ## ruff, mypy --strict on the Lambda package, cfn-lint and checkov on the template
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check source tests benchmarks
 	cd source/lambda/src && ../../../$(BIN)/mypy --strict .
+	$(BIN)/cfn-lint --regions $(CFN_LINT_REGIONS) -- $(CFN_TEMPLATE)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(CFN_TEMPLATE)
 
 package: ## build source/lambda/build/sample-rds-lambda-s3vector.zip
 	source/lambda/package.sh
