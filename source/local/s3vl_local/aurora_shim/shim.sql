@@ -1,0 +1,293 @@
+-- Local stand-in for Aurora PostgreSQL's aws_lambda extension (and the aws_commons part it uses).
+--
+-- Signatures, defaults, OUT parameters, errors and grants mirror Aurora's, so the s3vl schema runs
+-- unchanged. The invocation goes over HTTP to the local Lambda service (the Lambda Invoke API), whose
+-- URL is the setting aws_lambda.endpoint_url (set cluster-wide by the installer, never by install.sql).
+-- Idempotent: safe to run again on a database that has it.
+BEGIN;
+
+CREATE EXTENSION IF NOT EXISTS plpython3u;
+
+CREATE SCHEMA IF NOT EXISTS aws_commons;
+CREATE SCHEMA IF NOT EXISTS aws_lambda;
+-- The HTTP client lives apart so that \df aws_lambda.* lists exactly Aurora's functions.
+CREATE SCHEMA IF NOT EXISTS aws_lambda_local;
+
+DO $$
+BEGIN
+    IF to_regtype('aws_commons._lambda_function_arn_1') IS NULL THEN
+        CREATE TYPE aws_commons._lambda_function_arn_1 AS (function_name text, region text);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aws_commons.create_lambda_function_arn(function_name text, region text DEFAULT NULL)
+RETURNS aws_commons._lambda_function_arn_1
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT ROW($1, $2)::aws_commons._lambda_function_arn_1 $$;
+
+-- The one function that talks HTTP. Aurora's settings are read on every call so that SET in a session
+-- applies at once; missing settings fall back to Aurora's defaults. A failure comes back as
+-- error_sqlstate/error_message/error_detail/error_hint for invoke() to raise: an error raised inside
+-- PL/Python would carry a "plpy.Error: " prefix that Aurora's messages do not have.
+CREATE OR REPLACE FUNCTION aws_lambda_local.invoke_api(
+    function_name text, region text, request_payload text, invocation_type text, log_type text,
+    context text, qualifier text,
+    OUT status_code int, OUT payload text, OUT executed_version text, OUT log_result text,
+    OUT error_sqlstate text, OUT error_message text, OUT error_detail text, OUT error_hint text)
+LANGUAGE plpython3u VOLATILE
+AS $py$
+import base64
+import http.client
+import json
+import socket
+import time
+import urllib.parse
+
+LOCAL_ACCOUNT = "000000000000"
+LOCAL_REGION = "us-east-1"
+TIMEOUT_RANGE_MS = (1, 900000)
+
+
+class Failure(Exception):
+    def __init__(self, sqlstate, message, detail, hint):
+        super().__init__(message)
+        self.row = (None, None, None, None, sqlstate, message, detail, hint)
+
+
+API_FAILURE_HINTS = {
+    "08001": "Check that the local Lambda service runs (s3vl-local status) and aws_lambda.endpoint_url points at it.",
+    "08006": "Check the local Lambda service's log; the connection broke before a response arrived.",
+    "57014": "Raise aws_lambda.request_timeout_ms (SET aws_lambda.request_timeout_ms = ...) or make the call faster.",
+    "39000": "Check the function name, qualifier and invocation type; retry later when throttled.",
+}
+
+
+def api_failed(sqlstate, detail):
+    return Failure(sqlstate, "invoke API failed", f"AWS Lambda client returned '{detail}'", API_FAILURE_HINTS[sqlstate])
+
+
+def timeout_ms(settings, name, default):
+    raw = settings[name]
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not TIMEOUT_RANGE_MS[0] <= value <= TIMEOUT_RANGE_MS[1]:
+        raise Failure(
+            "22023",
+            f"invalid value for parameter \"aws_lambda.{name}\": \"{raw}\"",
+            f"aws_lambda.{name} is the timeout in milliseconds for calls to AWS Lambda.",
+            f"Use an integer number of milliseconds between {TIMEOUT_RANGE_MS[0]} and {TIMEOUT_RANGE_MS[1]}.",
+        )
+    return value
+
+
+def invoke():
+    if "settings_plan" not in SD:
+        SD["settings_plan"] = plpy.prepare(
+            "SELECT current_setting('aws_lambda.endpoint_url', true) AS endpoint_url,"
+            " current_setting('aws_lambda.connect_timeout_ms', true) AS connect_timeout_ms,"
+            " current_setting('aws_lambda.request_timeout_ms', true) AS request_timeout_ms"
+        )
+    settings = plpy.execute(SD["settings_plan"])[0]
+    connect_timeout = timeout_ms(settings, "connect_timeout_ms", 1000)
+    request_timeout = timeout_ms(settings, "request_timeout_ms", 3000)
+    endpoint = settings["endpoint_url"]
+    if not endpoint:
+        raise Failure(
+            "55000",
+            "invoke API failed",
+            "aws_lambda.endpoint_url is not set, so the local Lambda service cannot be reached.",
+            "Start the local stack with `s3vl-local up` (or `make up`), which installs the shim and sets it.",
+        )
+    if not function_name:
+        raise Failure("22004", "invoke API failed", "function_name must not be NULL or empty.",
+                      "Pass a function name or ARN, e.g. aws_commons.create_lambda_function_arn('my-function').")
+
+    # The ARN Aurora names in its error messages.
+    if function_name.startswith("arn:"):
+        arn = function_name
+    elif ":function:" in function_name:
+        arn = f"arn:aws:lambda:{region or LOCAL_REGION}:{function_name}"
+    else:
+        arn = f"arn:aws:lambda:{region or LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{function_name}"
+
+    url = urllib.parse.urlsplit(endpoint)
+    path = "/2015-03-31/functions/" + urllib.parse.quote(function_name, safe="") + "/invocations"
+    if qualifier is not None:
+        path += "?" + urllib.parse.urlencode({"Qualifier": qualifier})
+    headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": str(invocation_type)}
+    if log_type is not None:
+        headers["X-Amz-Log-Type"] = log_type
+    if context is not None:
+        headers["X-Amz-Client-Context"] = base64.b64encode(context.encode()).decode()
+    body = (request_payload if request_payload is not None else "null").encode()
+
+    started = time.monotonic()
+    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=connect_timeout / 1000)
+    try:
+        try:
+            conn.connect()
+        except TimeoutError:
+            raise api_failed(
+                "08001",
+                f"Connect timeout on endpoint URL: \"{endpoint}\" after {connect_timeout} ms"
+                " (aws_lambda.connect_timeout_ms)",
+            ) from None
+        except OSError as exc:
+            raise api_failed("08001", f"Could not connect to the endpoint URL: \"{endpoint}\": {exc}") from None
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # request_timeout_ms bounds the whole request: every socket wait gets only what is left of it.
+        deadline = started + request_timeout / 1000
+        try:
+            conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            response_body = response.read()
+        except TimeoutError:
+            raise api_failed(
+                "57014",
+                f"Read timeout on endpoint URL: \"{endpoint}\" after {request_timeout} ms"
+                " (aws_lambda.request_timeout_ms)",
+            ) from None
+        except OSError as exc:
+            raise api_failed("08006", f"Connection to the endpoint URL \"{endpoint}\" failed: {exc}") from None
+    finally:
+        conn.close()
+
+    text = response_body.decode("utf-8", errors="replace")
+    if response.status >= 300:
+        try:
+            error = json.loads(text)
+            message = error.get("Message") or error.get("message") or text
+        except (ValueError, AttributeError):
+            message = text
+        error_type = (response.getheader("x-amzn-ErrorType") or "ServiceException").split(":", 1)[0]
+        raise api_failed("39000", f"{error_type}: {message} (HTTP {response.status})")
+
+    function_error = response.getheader("X-Amz-Function-Error")
+    if function_error:
+        try:
+            error = json.loads(text)
+            details = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
+        except (ValueError, AttributeError):
+            details = text
+        raise Failure(
+            "38000",
+            "lambda invocation failed",
+            f"\"{arn}\" returned error \"{function_error}\", details: \"{details}\"",
+            "The function raised, timed out or crashed: read its log (log_type => 'Tail', or the Lambda service log).",
+        )
+    return (response.status, text or None, response.getheader("X-Amz-Executed-Version"),
+            response.getheader("X-Amz-Log-Result"), None, None, None, None)
+
+
+try:
+    return invoke()
+except Failure as failure:
+    return failure.row
+$py$;
+
+-- Raises what invoke_api reports, with Aurora's plain messages ("lambda invocation failed", "invoke API
+-- failed"); SQLSTATEs are documented in docs/local-stack.md.
+CREATE OR REPLACE FUNCTION aws_lambda_local.invoke(
+    function_name text, region text, request_payload text, invocation_type text, log_type text,
+    context text, qualifier text,
+    OUT status_code int, OUT response_payload text, OUT executed_version text, OUT log_result text)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT * INTO r FROM aws_lambda_local.invoke_api(function_name, region, request_payload, invocation_type,
+                                                     log_type, context, qualifier);
+    IF r.error_sqlstate IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = r.error_sqlstate, MESSAGE = r.error_message,
+            DETAIL = r.error_detail, HINT = r.error_hint;
+    END IF;
+    status_code := r.status_code;
+    response_payload := r.payload;
+    executed_version := r.executed_version;
+    log_result := r.log_result;
+END
+$$;
+
+-- Aurora's four overloads. SECURITY DEFINER so that EXECUTE on aws_lambda.invoke is the only grant a
+-- caller needs (as on Aurora); the HTTP client itself stays private.
+CREATE OR REPLACE FUNCTION aws_lambda.invoke(
+    IN function_name aws_commons._lambda_function_arn_1, IN payload json,
+    IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
+    IN context json DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
+    OUT status_code int, OUT payload json, OUT executed_version text, OUT log_result text)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
+AS $$
+    SELECT r.status_code, r.response_payload::json, r.executed_version, r.log_result
+    FROM aws_lambda_local.invoke(($1).function_name, ($1).region, $2::text, $3, $4, $5::text, $6) AS r
+$$;
+
+CREATE OR REPLACE FUNCTION aws_lambda.invoke(
+    IN function_name aws_commons._lambda_function_arn_1, IN payload jsonb,
+    IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
+    IN context jsonb DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
+    OUT status_code int, OUT payload jsonb, OUT executed_version text, OUT log_result text)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
+AS $$
+    SELECT r.status_code, r.response_payload::jsonb, r.executed_version, r.log_result
+    FROM aws_lambda_local.invoke(($1).function_name, ($1).region, $2::text, $3, $4, $5::text, $6) AS r
+$$;
+
+CREATE OR REPLACE FUNCTION aws_lambda.invoke(
+    IN function_name text, IN payload json, IN region text DEFAULT NULL,
+    IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
+    IN context json DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
+    OUT status_code int, OUT payload json, OUT executed_version text, OUT log_result text)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
+AS $$
+    SELECT r.status_code, r.response_payload::json, r.executed_version, r.log_result
+    FROM aws_lambda_local.invoke($1, $3, $2::text, $4, $5, $6::text, $7) AS r
+$$;
+
+CREATE OR REPLACE FUNCTION aws_lambda.invoke(
+    IN function_name text, IN payload jsonb, IN region text DEFAULT NULL,
+    IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
+    IN context jsonb DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
+    OUT status_code int, OUT payload jsonb, OUT executed_version text, OUT log_result text)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
+AS $$
+    SELECT r.status_code, r.response_payload::jsonb, r.executed_version, r.log_result
+    FROM aws_lambda_local.invoke($1, $3, $2::text, $4, $5, $6::text, $7) AS r
+$$;
+
+-- Grants as on Aurora: nothing for PUBLIC on aws_lambda; roles need USAGE on the schema and EXECUTE.
+-- aws_commons stays usable by everyone (it only builds a value).
+REVOKE ALL ON SCHEMA aws_lambda FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aws_lambda FROM PUBLIC;
+REVOKE ALL ON SCHEMA aws_lambda_local FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aws_lambda_local FROM PUBLIC;
+GRANT USAGE ON SCHEMA aws_commons TO PUBLIC;
+GRANT EXECUTE ON FUNCTION aws_commons.create_lambda_function_arn(text, text) TO PUBLIC;
+
+-- Aurora's install statement, CREATE EXTENSION IF NOT EXISTS aws_lambda CASCADE, must be a no-op here:
+-- register the two names in pg_extension (catalog rows only, no script) when they are not there yet.
+DO $$
+DECLARE
+    ext text;
+BEGIN
+    FOREACH ext IN ARRAY ARRAY['aws_commons', 'aws_lambda'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = ext) THEN
+            INSERT INTO pg_catalog.pg_extension
+                (oid, extname, extowner, extnamespace, extrelocatable, extversion, extconfig, extcondition)
+            VALUES (
+                pg_catalog.pg_nextoid('pg_catalog.pg_extension', 'oid', 'pg_catalog.pg_extension_oid_index'),
+                ext, (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user),
+                (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ext), false, '1.0', NULL, NULL);
+        END IF;
+    END LOOP;
+END
+$$;
+
+COMMIT;

@@ -1,0 +1,32 @@
+"""Shared fixtures: real PostgreSQL clusters, the local Lambda service and the whole local stack.
+
+Every fixture that starts a process stops it in its teardown, whatever the tests did.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from s3vl_local.postgres import PostgresCluster, make_shared_dir
+
+
+def _shared_temp_dir(prefix: str) -> Path:
+    # tempfile creates 0700 directories; the postgres OS user (when we run as root) must traverse them.
+    return make_shared_dir(Path(tempfile.mkdtemp(prefix=prefix)))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """A started PostgreSQL 15 cluster in a temporary directory, destroyed after the session."""
+    state_dir = _shared_temp_dir("s3vl-pg-")
+    cluster = PostgresCluster(state_dir / "pgdata")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+        shutil.rmtree(state_dir, ignore_errors=True)
