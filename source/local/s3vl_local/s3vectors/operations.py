@@ -18,7 +18,7 @@ import numpy as np
 
 from . import filters, pagination, validation
 from .catalog import Bucket, Catalog, Index
-from .errors import ConflictException, ValidationException
+from .errors import ConflictException, NotFoundException, ValidationException
 
 QUERY_PAGE_SIZE = 1000
 LIST_VECTORS_DEFAULT = 500
@@ -99,8 +99,10 @@ class Operations:
         return {}
 
     def GetVectorBucketPolicy(self, req: Request) -> Response:
-        policy = self._bucket(req).policy
-        return {"policy": policy} if policy is not None else {}
+        bucket = self._bucket(req)
+        if bucket.policy is None:
+            raise NotFoundException(f"Vector bucket {bucket.name!r} has no bucket policy; add one first")
+        return {"policy": bucket.policy}
 
     def DeleteVectorBucketPolicy(self, req: Request) -> Response:
         self.catalog.set_bucket_attribute(self._bucket_name(req), "policy", None)

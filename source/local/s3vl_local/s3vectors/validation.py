@@ -21,6 +21,7 @@ MAX_METADATA_BYTES = 40 * 1024
 MAX_FILTERABLE_METADATA_BYTES = 2 * 1024
 MAX_METADATA_KEYS = 50
 MAX_TOP_K = 10_000
+_NON_FINITE = frozenset({"NaN", "Infinity", "-Infinity"})
 
 
 def bucket_name(name: str) -> str:
@@ -70,6 +71,9 @@ def float32_vector(values: Any, dimension: int, what: str) -> np.ndarray:
             f"{what}: the vector has dimension {len(values)} but the index has dimension {dimension}"
         )
     if not set(map(type, values)) <= {float, int}:
+        # botocore sends non-finite floats as the strings "NaN", "Infinity" and "-Infinity".
+        if any(isinstance(v, str) and v in _NON_FINITE for v in values):
+            raise ValidationException(f"{what}: the vector contains NaN or Infinity; send finite float32 values")
         raise ValidationException(f"{what}: every element of data.float32 must be a number")
     vector = np.asarray(values, dtype=np.float64)
     with np.errstate(over="ignore"):

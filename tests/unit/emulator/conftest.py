@@ -1,0 +1,74 @@
+"""Fixtures for the S3 Vectors emulator tests: an in-memory emulator on loopback and boto3 clients for it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from s3vl_local.s3vectors.server import EmulatorServer
+
+_names = itertools.count()
+
+
+def make_client(url: str, validate: bool = True) -> Any:
+    return boto3.client(
+        "s3vectors",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(parameter_validation=validate, retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    server = EmulatorServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(emulator: EmulatorServer) -> Any:
+    """A boto3 client that also records each raw response body in client.raw_bodies[operation]."""
+    c = make_client(emulator.url)
+    c.raw_bodies = {}
+
+    def record(http_response: Any, model: Any, **_: Any) -> None:
+        c.raw_bodies[model.name] = json.loads(http_response.content or b"{}")
+
+    c.meta.events.register("after-call.s3vectors", record)
+    return c
+
+
+@pytest.fixture(scope="module")
+def raw_client(emulator: EmulatorServer) -> Any:
+    """A boto3 client with botocore's own parameter validation off, so the emulator's checks are reached."""
+    return make_client(emulator.url, validate=False)
+
+
+@pytest.fixture
+def new_index(client: Any) -> Callable[..., dict[str, str]]:
+    """Create a fresh bucket + index; returns the selector {vectorBucketName, indexName}."""
+
+    def create(dimension: int = 4, metric: str = "cosine", **extra: Any) -> dict[str, str]:
+        n = next(_names)
+        bucket, index = f"bucket-{n}", f"index-{n}"
+        client.create_vector_bucket(vectorBucketName=bucket)
+        client.create_index(
+            vectorBucketName=bucket,
+            indexName=index,
+            dataType="float32",
+            dimension=dimension,
+            distanceMetric=metric,
+            **extra,
+        )
+        return {"vectorBucketName": bucket, "indexName": index}
+
+    return create
