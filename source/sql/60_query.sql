@@ -1,0 +1,101 @@
+-- Similarity search.
+
+-- Check one vector against a registered index and return it as a JSON array; 22023 otherwise.
+-- Accepts any numeric array type through the implicit cast to double precision[].
+CREATE OR REPLACE FUNCTION s3vl._vector_json(
+    p_vector double precision[], p_index s3vl.index_registry, p_argument text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_vector IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', p_argument
+            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass an array of %s numbers.', p_index.dimension);
+    END IF;
+    IF pg_catalog.array_ndims(p_vector) IS DISTINCT FROM 1 THEN
+        RAISE EXCEPTION '% must be a one-dimensional array with % elements, got %', p_argument, p_index.dimension,
+                CASE WHEN pg_catalog.cardinality(p_vector) = 0 THEN 'an empty array'
+                     ELSE pg_catalog.format('a %s-dimensional array', pg_catalog.array_ndims(p_vector)) END
+            USING ERRCODE = '22023',
+                  HINT = pg_catalog.format('Pass ARRAY[x1, ..., x%s] for index %s.', p_index.dimension, p_index.index_name);
+    END IF;
+    IF pg_catalog.cardinality(p_vector) <> p_index.dimension THEN
+        RAISE EXCEPTION '% has % elements but index % has dimension %', p_argument, pg_catalog.cardinality(p_vector),
+                pg_catalog.quote_literal(p_index.index_name), p_index.dimension
+            USING ERRCODE = '22023', HINT = 'Pass a vector with as many elements as the index dimension.';
+    END IF;
+    IF pg_catalog.array_position(p_vector, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION '% has a NULL element at position %', p_argument, pg_catalog.array_position(p_vector, NULL)
+            USING ERRCODE = '22023', HINT = 'Replace NULL elements with numbers.';
+    END IF;
+    IF 'NaN'::double precision = ANY (p_vector) OR 'Infinity'::double precision = ANY (p_vector)
+       OR '-Infinity'::double precision = ANY (p_vector) THEN
+        RAISE EXCEPTION '% contains NaN or Infinity', p_argument
+            USING ERRCODE = '22023', HINT = 'S3 Vectors accepts finite numbers only.';
+    END IF;
+    IF p_index.distance_metric = 'cosine' AND 0 = ALL (p_vector) THEN
+        RAISE EXCEPTION '% is the zero vector, which has no direction on the cosine index %', p_argument,
+                pg_catalog.quote_literal(p_index.index_name)
+            USING ERRCODE = '22023', HINT = 'Pass a vector with at least one non-zero element.';
+    END IF;
+    RETURN pg_catalog.to_jsonb(p_vector);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.query_vectors(
+    index_name text,
+    query_vector double precision[],
+    top_k integer DEFAULT 10,
+    return_metadata boolean DEFAULT false,
+    metadata_filter jsonb DEFAULT NULL)
+RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_index s3vl.index_registry;
+    v_request jsonb;
+    v_result jsonb;
+BEGIN
+    v_index := s3vl._index(query_vectors.index_name);
+    IF query_vectors.top_k IS NULL OR query_vectors.top_k NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'top_k must be between 1 and 10000, got %', coalesce(query_vectors.top_k::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Pass top_k => n with 1 <= n <= 10000.';
+    END IF;
+    IF query_vectors.return_metadata IS NULL THEN
+        RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
+    END IF;
+    IF query_vectors.metadata_filter IS NOT NULL
+       AND (pg_catalog.jsonb_typeof(query_vectors.metadata_filter) <> 'object' OR query_vectors.metadata_filter = '{}'::jsonb) THEN
+        RAISE EXCEPTION 'metadata_filter must be a non-empty JSON object, got %', query_vectors.metadata_filter
+            USING ERRCODE = '22023',
+                  HINT = 'Pass e.g. ''{"category": "test"}''::jsonb, or NULL for no filter.';
+    END IF;
+    v_request := pg_catalog.jsonb_build_object(
+        'index_arn', v_index.index_arn,
+        'query_vector', s3vl._vector_json(query_vectors.query_vector, v_index, 'query_vector'),
+        'top_k', query_vectors.top_k,
+        'return_metadata', query_vectors.return_metadata);
+    IF query_vectors.metadata_filter IS NOT NULL THEN
+        v_request := v_request || pg_catalog.jsonb_build_object('filter', query_vectors.metadata_filter);
+    END IF;
+
+    v_result := s3vl._invoke('query_vectors', v_request);
+    IF pg_catalog.jsonb_typeof(v_result -> 'vectors') IS DISTINCT FROM 'array' THEN
+        PERFORM s3vl._raise_invalid_response('query_vectors', 'no "vectors" array');
+    END IF;
+
+    RETURN QUERY
+        SELECT e ->> 'key',
+               (e ->> 'similarity')::double precision,
+               (e ->> 'distance')::double precision,
+               CASE WHEN query_vectors.return_metadata THEN e -> 'metadata' END
+          FROM pg_catalog.jsonb_array_elements(v_result -> 'vectors') WITH ORDINALITY AS t(e, n)
+         ORDER BY t.n;
+END
+$$;
+COMMENT ON FUNCTION s3vl.query_vectors(text, double precision[], integer, boolean, jsonb) IS
+    'The top_k nearest vectors to query_vector, best first: id, similarity (1.0 = same direction for cosine), '
+    'distance as S3 Vectors reports it, and metadata when return_metadata.';
