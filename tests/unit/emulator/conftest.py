@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-
 from s3vl_local.s3vectors.server import EmulatorServer
 
 _names = itertools.count()

@@ -36,7 +36,9 @@ def shape_problems(shape: Shape, value: Any, path: str = "") -> list[str]:
         enum = shape.metadata.get("enum")
         return [f"{where}: {value!r} not in {enum}"] if enum and value not in enum else []
     if kind in ("integer", "long"):
-        return [] if isinstance(value, int) and not isinstance(value, bool) else [f"{where}: expected integer"]
+        return (
+            [] if isinstance(value, int) and not isinstance(value, bool) else [f"{where}: expected integer"]
+        )
     if kind in ("float", "double", "timestamp"):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         return [] if ok else [f"{where}: expected number"]

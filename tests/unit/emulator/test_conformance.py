@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from s3vl_local.s3vectors.model import service_model
 
 from .shapes import shape_problems
@@ -25,7 +24,10 @@ def test_every_operation_answers_with_its_output_shape(client: Any) -> None:
         ("create_vector_bucket", {**bucket, "tags": {"team": "search"}}),
         ("get_vector_bucket", bucket),
         ("list_vector_buckets", {"prefix": "shape-"}),
-        ("put_vector_bucket_policy", {**bucket, "policy": json.dumps({"Version": "2012-10-17", "Statement": []})}),
+        (
+            "put_vector_bucket_policy",
+            {**bucket, "policy": json.dumps({"Version": "2012-10-17", "Statement": []})},
+        ),
         ("get_vector_bucket_policy", bucket),
         ("delete_vector_bucket_policy", bucket),
         ("put_vector_bucket_default_index_mode", {**bucket, "defaultIndexMode": "ENHANCED"}),
@@ -45,7 +47,10 @@ def test_every_operation_answers_with_its_output_shape(client: Any) -> None:
         ("get_index", {"indexArn": index_arn}),
         ("list_indexes", {**bucket, "maxResults": 10}),
         ("update_index_mode", {**sel, "indexMode": "ENHANCED"}),
-        ("update_metadata_configuration", {**sel, "add": {"textSearchConfigurations": [{"metadataKey": "title"}]}}),
+        (
+            "update_metadata_configuration",
+            {**sel, "add": {"textSearchConfigurations": [{"metadataKey": "title"}]}},
+        ),
         ("tag_resource", {"resourceArn": index_arn, "tags": {"env": "test"}}),
         ("list_tags_for_resource", {"resourceArn": index_arn}),
         ("untag_resource", {"resourceArn": index_arn, "tagKeys": ["env"]}),
@@ -89,8 +94,12 @@ def test_every_operation_answers_with_its_output_shape(client: Any) -> None:
 
 
 def test_responses_carry_the_values_written(client: Any, new_index: Callable[..., dict[str, str]]) -> None:
-    sel = new_index(dimension=2, metric="cosine", metadataConfiguration={"nonFilterableMetadataKeys": ["note"]})
-    client.put_vectors(**sel, vectors=[{"key": "a", "data": {"float32": [0.5, 0.25]}, "metadata": {"note": "é€"}}])
+    sel = new_index(
+        dimension=2, metric="cosine", metadataConfiguration={"nonFilterableMetadataKeys": ["note"]}
+    )
+    client.put_vectors(
+        **sel, vectors=[{"key": "a", "data": {"float32": [0.5, 0.25]}, "metadata": {"note": "é€"}}]
+    )
     got = client.get_vectors(**sel, keys=["a"], returnData=True, returnMetadata=True)["vectors"]
     assert got == [{"key": "a", "data": {"float32": [0.5, 0.25]}, "metadata": {"note": "é€"}}]
     index = client.get_index(**sel)["index"]
@@ -111,13 +120,18 @@ def sel(client: Any) -> dict[str, str]:
         metadataConfiguration={"nonFilterableMetadataKeys": ["note"]},
     )
     selector = {"vectorBucketName": "errors", "indexName": "cases"}
-    vectors = [{"key": f"k{i}", "data": {"float32": [1.0, i, 0.0, 1.0]}, "metadata": {"n": i}} for i in range(5)]
+    vectors = [
+        {"key": f"k{i}", "data": {"float32": [1.0, i, 0.0, 1.0]}, "metadata": {"n": i}} for i in range(5)
+    ]
     client.put_vectors(**selector, vectors=vectors)
     return selector
 
 
 def _vec(key: str = "k", data: list[float] | None = None, metadata: Any = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"key": key, "data": {"float32": data if data is not None else [1.0, 2.0, 3.0, 4.0]}}
+    item: dict[str, Any] = {
+        "key": key,
+        "data": {"float32": data if data is not None else [1.0, 2.0, 3.0, 4.0]},
+    }
     if metadata is not None:
         item["metadata"] = metadata
     return item
@@ -135,16 +149,50 @@ def _reused_token(c: Any, s: dict[str, str]) -> Any:
 
 
 ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = [
-    ("bucket name chars", lambda c, s: c.create_vector_bucket(vectorBucketName="Bad_Name"), 400, "ValidationException"),
-    ("bucket name short", lambda c, s: c.create_vector_bucket(vectorBucketName="ab"), 400, "ValidationException"),
-    ("bucket exists", lambda c, s: c.create_vector_bucket(vectorBucketName="errors"), 409, "ConflictException"),
-    ("bucket not empty", lambda c, s: c.delete_vector_bucket(vectorBucketName="errors"), 409, "ConflictException"),
-    ("missing bucket", lambda c, s: c.get_vector_bucket(vectorBucketName="nope-nope"), 404, "NotFoundException"),
-    ("missing index", lambda c, s: c.get_index(vectorBucketName="errors", indexName="nope"), 404, "NotFoundException"),
+    (
+        "bucket name chars",
+        lambda c, s: c.create_vector_bucket(vectorBucketName="Bad_Name"),
+        400,
+        "ValidationException",
+    ),
+    (
+        "bucket name short",
+        lambda c, s: c.create_vector_bucket(vectorBucketName="ab"),
+        400,
+        "ValidationException",
+    ),
+    (
+        "bucket exists",
+        lambda c, s: c.create_vector_bucket(vectorBucketName="errors"),
+        409,
+        "ConflictException",
+    ),
+    (
+        "bucket not empty",
+        lambda c, s: c.delete_vector_bucket(vectorBucketName="errors"),
+        409,
+        "ConflictException",
+    ),
+    (
+        "missing bucket",
+        lambda c, s: c.get_vector_bucket(vectorBucketName="nope-nope"),
+        404,
+        "NotFoundException",
+    ),
+    (
+        "missing index",
+        lambda c, s: c.get_index(vectorBucketName="errors", indexName="nope"),
+        404,
+        "NotFoundException",
+    ),
     (
         "index in missing bucket",
         lambda c, s: c.create_index(
-            vectorBucketName="nope-nope", indexName="i-1", dataType="float32", dimension=2, distanceMetric="cosine"
+            vectorBucketName="nope-nope",
+            indexName="i-1",
+            dataType="float32",
+            dimension=2,
+            distanceMetric="cosine",
         ),
         404,
         "NotFoundException",
@@ -158,7 +206,11 @@ ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = 
     (
         "dimension 0",
         lambda c, s: c.create_index(
-            vectorBucketName="errors", indexName="d0", dataType="float32", dimension=0, distanceMetric="cosine"
+            vectorBucketName="errors",
+            indexName="d0",
+            dataType="float32",
+            dimension=0,
+            distanceMetric="cosine",
         ),
         400,
         "ValidationException",
@@ -166,7 +218,11 @@ ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = 
     (
         "dimension 4097",
         lambda c, s: c.create_index(
-            vectorBucketName="errors", indexName="d1", dataType="float32", dimension=4097, distanceMetric="cosine"
+            vectorBucketName="errors",
+            indexName="d1",
+            dataType="float32",
+            dimension=4097,
+            distanceMetric="cosine",
         ),
         400,
         "ValidationException",
@@ -182,7 +238,11 @@ ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = 
     (
         "index name chars",
         lambda c, s: c.create_index(
-            vectorBucketName="errors", indexName="Idx_1", dataType="float32", dimension=2, distanceMetric="cosine"
+            vectorBucketName="errors",
+            indexName="Idx_1",
+            dataType="float32",
+            dimension=2,
+            distanceMetric="cosine",
         ),
         400,
         "ValidationException",
@@ -195,7 +255,12 @@ ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = 
         "ValidationException",
     ),
     ("no selector", lambda c, s: c.get_index(), 400, "ValidationException"),
-    ("dimension mismatch", lambda c, s: c.put_vectors(**s, vectors=[_vec(data=[1.0])]), 400, "ValidationException"),
+    (
+        "dimension mismatch",
+        lambda c, s: c.put_vectors(**s, vectors=[_vec(data=[1.0])]),
+        400,
+        "ValidationException",
+    ),
     (
         "NaN",
         lambda c, s: c.put_vectors(**s, vectors=[_vec(data=[1.0, float("nan"), 0.0, 0.0])]),
@@ -214,16 +279,36 @@ ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = 
         400,
         "ValidationException",
     ),
-    ("zero vector put", lambda c, s: c.put_vectors(**s, vectors=[_vec(data=[0.0] * 4)]), 400, "ValidationException"),
+    (
+        "zero vector put",
+        lambda c, s: c.put_vectors(**s, vectors=[_vec(data=[0.0] * 4)]),
+        400,
+        "ValidationException",
+    ),
     (
         "zero vector query",
         lambda c, s: _query(c, s, queryVector={"float32": [0.0] * 4}),
         400,
         "ValidationException",
     ),
-    ("501 vectors", lambda c, s: c.put_vectors(**s, vectors=[_vec(f"b{i}") for i in range(501)]), 400, "ValidationException"),
-    ("101 keys", lambda c, s: c.get_vectors(**s, keys=[f"g{i}" for i in range(101)]), 400, "ValidationException"),
-    ("501 deletes", lambda c, s: c.delete_vectors(**s, keys=[f"g{i}" for i in range(501)]), 400, "ValidationException"),
+    (
+        "501 vectors",
+        lambda c, s: c.put_vectors(**s, vectors=[_vec(f"b{i}") for i in range(501)]),
+        400,
+        "ValidationException",
+    ),
+    (
+        "101 keys",
+        lambda c, s: c.get_vectors(**s, keys=[f"g{i}" for i in range(101)]),
+        400,
+        "ValidationException",
+    ),
+    (
+        "501 deletes",
+        lambda c, s: c.delete_vectors(**s, keys=[f"g{i}" for i in range(501)]),
+        400,
+        "ValidationException",
+    ),
     ("key too long", lambda c, s: c.put_vectors(**s, vectors=[_vec("k" * 1025)]), 400, "ValidationException"),
     ("key empty", lambda c, s: c.put_vectors(**s, vectors=[_vec("")]), 400, "ValidationException"),
     (
@@ -232,7 +317,12 @@ ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = 
         400,
         "ValidationException",
     ),
-    ("empty list", lambda c, s: c.put_vectors(**s, vectors=[_vec(metadata={"tags": []})]), 400, "ValidationException"),
+    (
+        "empty list",
+        lambda c, s: c.put_vectors(**s, vectors=[_vec(metadata={"tags": []})]),
+        400,
+        "ValidationException",
+    ),
     (
         "nested object",
         lambda c, s: c.put_vectors(**s, vectors=[_vec(metadata={"o": {"a": 1}})]),
@@ -255,13 +345,28 @@ ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = 
     ("topK 0", lambda c, s: _query(c, s, topK=0), 400, "ValidationException"),
     ("topK 10001", lambda c, s: _query(c, s, topK=10001), 400, "ValidationException"),
     ("no query vector", lambda c, s: c.query_vectors(**s, topK=1), 400, "ValidationException"),
-    ("query dimension", lambda c, s: _query(c, s, queryVector={"float32": [1.0]}), 400, "ValidationException"),
-    ("unknown operator", lambda c, s: _query(c, s, filter={"n": {"$regex": "a"}}), 400, "ValidationException"),
+    (
+        "query dimension",
+        lambda c, s: _query(c, s, queryVector={"float32": [1.0]}),
+        400,
+        "ValidationException",
+    ),
+    (
+        "unknown operator",
+        lambda c, s: _query(c, s, filter={"n": {"$regex": "a"}}),
+        400,
+        "ValidationException",
+    ),
     ("unknown logical", lambda c, s: _query(c, s, filter={"$not": [{"n": 1}]}), 400, "ValidationException"),
     ("$gt string", lambda c, s: _query(c, s, filter={"n": {"$gt": "a"}}), 400, "ValidationException"),
     ("$in empty", lambda c, s: _query(c, s, filter={"n": {"$in": []}}), 400, "ValidationException"),
     ("$and empty", lambda c, s: _query(c, s, filter={"$and": []}), 400, "ValidationException"),
-    ("$exists string", lambda c, s: _query(c, s, filter={"n": {"$exists": "yes"}}), 400, "ValidationException"),
+    (
+        "$exists string",
+        lambda c, s: _query(c, s, filter={"n": {"$exists": "yes"}}),
+        400,
+        "ValidationException",
+    ),
     ("filter array", lambda c, s: _query(c, s, filter={"n": [1, 2]}), 400, "ValidationException"),
     ("non-filterable key", lambda c, s: _query(c, s, filter={"note": "x"}), 400, "ValidationException"),
     ("CLASSIC on ENHANCED", lambda c, s: _query(c, s, queryMode="CLASSIC"), 400, "ValidationException"),
@@ -274,7 +379,12 @@ ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = 
         "ValidationException",
     ),
     ("segment index alone", lambda c, s: c.list_vectors(**s, segmentIndex=0), 400, "ValidationException"),
-    ("no bucket policy", lambda c, s: c.get_vector_bucket_policy(vectorBucketName="errors"), 404, "NotFoundException"),
+    (
+        "no bucket policy",
+        lambda c, s: c.get_vector_bucket_policy(vectorBucketName="errors"),
+        404,
+        "NotFoundException",
+    ),
     (
         "policy not JSON",
         lambda c, s: c.put_vector_bucket_policy(vectorBucketName="errors", policy="{"),
@@ -311,7 +421,7 @@ def _post(emulator: Any, method: str, path: str, body: bytes) -> tuple[int, Any,
 
 def test_vector_elements_must_be_numbers(emulator: Any, sel: dict[str, str]) -> None:
     body = json.dumps({**sel, "vectors": [{"key": "s", "data": {"float32": ["1", 0, 0, 0]}}]}).encode()
-    status, response, payload = _post(emulator, "POST", "/PutVectors", body)
+    status, _, payload = _post(emulator, "POST", "/PutVectors", body)
     assert (status, payload["__type"]) == (400, "ValidationException")
     assert "must be a number" in payload["message"]
 

@@ -73,7 +73,9 @@ def float32_vector(values: Any, dimension: int, what: str) -> np.ndarray:
     if not set(map(type, values)) <= {float, int}:
         # botocore sends non-finite floats as the strings "NaN", "Infinity" and "-Infinity".
         if any(isinstance(v, str) and v in _NON_FINITE for v in values):
-            raise ValidationException(f"{what}: the vector contains NaN or Infinity; send finite float32 values")
+            raise ValidationException(
+                f"{what}: the vector contains NaN or Infinity; send finite float32 values"
+            )
         raise ValidationException(f"{what}: every element of data.float32 must be a number")
     vector = np.asarray(values, dtype=np.float64)
     with np.errstate(over="ignore"):
