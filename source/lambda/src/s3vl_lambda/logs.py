@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import sys
 from typing import Any
 
-LOGGER_NAME = "s3vl"
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
-def _logger() -> logging.Logger:
-    logger = logging.getLogger(LOGGER_NAME)
-    if not logger.handlers:
-        # Own handler, no propagation: the Lambda runtime's root handler would prefix the JSON.
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-        logger.setLevel(os.environ.get("S3VL_LOG_LEVEL", "INFO").upper())
-    return logger
+def _enabled(level: str) -> bool:
+    threshold = os.environ.get("S3VL_LOG_LEVEL", "INFO").upper()
+    return _LEVELS[level] >= _LEVELS.get(threshold, _LEVELS["INFO"])
 
 
 def counts(request: Any, result: dict[str, Any] | None) -> dict[str, int]:
@@ -54,11 +46,10 @@ def invocation(
     counts: dict[str, int],
     duration_ms: float,
 ) -> None:
-    logger = _logger()
-    level = logging.INFO if ok else logging.WARNING
-    if logger.isEnabledFor(level):
+    level = "INFO" if ok else "WARNING"
+    if _enabled(level):
         record = {
-            "level": logging.getLevelName(level),
+            "level": level,
             "message": "s3vl invocation",
             "request_id": request_id,
             "operation": operation,
@@ -68,4 +59,5 @@ def invocation(
             "counts": counts,
             "duration_ms": duration_ms,
         }
-        logger.log(level, json.dumps(record, separators=(",", ":")))
+        # stdout is what Lambda sends to CloudWatch Logs; looked up per call, never cached.
+        sys.stdout.write(json.dumps(record, separators=(",", ":")) + "\n")
