@@ -202,7 +202,10 @@ def test_handler_setting_names_the_entry_point_in_the_package_source() -> None:
     entry = LAMBDA_SRC / f"{module}.py"
     assert entry.is_file()
     assert re.search(rf"^def {attribute}\(event", entry.read_text(), re.MULTILINE)
-    assert re.fullmatch(r"python3\.\d+", function["Runtime"])
+    # The runtime must be a Python the handler supports (requires-python in pyproject.toml).
+    minimum = re.search(r'requires-python = ">=3\.(\d+)"', (REPO / "pyproject.toml").read_text())
+    runtime = re.fullmatch(r"python3\.(\d+)", function["Runtime"])
+    assert minimum and runtime and int(runtime.group(1)) >= int(minimum.group(1))
 
 
 def test_package_script_builds_the_zip_the_docs_deploy_with_that_entry_module() -> None:
