@@ -24,8 +24,6 @@ PSEUDO = {
     "AWS::AccountId": "123456789012",
     "AWS::Partition": "aws",
     "AWS::Region": "us-west-2",
-    "AWS::StackName": "sample-rds-lambda-s3vector-integration",
-    "AWS::URLSuffix": "amazonaws.com",
 }
 
 
@@ -74,7 +72,7 @@ def evaluate(node: Any, params: dict[str, Any] | None = None) -> Any:
         return [v for v in (evaluate(n, params) for n in node) if not isinstance(v, NoValue)]
     if not isinstance(node, dict):
         return node
-    if len(node) != 1 or not next(iter(node)).startswith(("Fn::", "Ref", "Condition")):
+    if len(node) != 1 or not next(iter(node)).startswith(("Fn::", "Ref")):
         return {
             k: v for k, v in ((k, evaluate(v, params)) for k, v in node.items()) if not isinstance(v, NoValue)
         }
@@ -105,8 +103,6 @@ def evaluate(node: Any, params: dict[str, Any] | None = None) -> Any:
         return evaluate(arg[0], params) == evaluate(arg[1], params)
     if fn == "Fn::Not":
         return not evaluate(arg[0], params)
-    if fn == "Condition":
-        return condition(arg, params)
     raise NotImplementedError(f"intrinsic function {fn} is not evaluated by tests/cfn/cfn_template.py")
 
 
