@@ -1,0 +1,129 @@
+"""The Lambda Runtime API for one worker: what awslambdaric inside the worker process polls.
+
+Lambda's contract (2018-06-01): the runtime GETs /runtime/invocation/next (blocking until there is an
+event), then POSTs /runtime/invocation/{id}/response or /error; an import failure is POSTed to
+/runtime/init/error. Each call is turned into an event on the worker's queue.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PREFIX = "/2018-06-01/runtime"
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    payload: bytes
+    invoked_function_arn: str
+    timeout_s: int
+    client_context: str | None = None  # as Lambda passes it: base64 of a JSON document
+
+
+@dataclass
+class RuntimeEvent:
+    """Something the worker did: kind is ready, started, response, error, init_error or exit."""
+
+    kind: str
+    at: float
+    request_id: str | None = None
+    body: bytes = b""
+    error_type: str | None = None
+    exit_code: int | None = None
+
+
+class RuntimeApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
+        self.invocations: queue.Queue[Invocation | None] = queue.Queue()
+        self.events: queue.Queue[RuntimeEvent] = queue.Queue()
+        self._ready_reported = False
+        self._thread = threading.Thread(target=self.serve_forever, name="lambda-runtime-api", daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{host!s}:{port}"
+
+    def start(self) -> RuntimeApiServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.invocations.put(None)  # releases a GET /next that is still waiting
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=5)
+
+    def next_polled(self) -> None:
+        # The first poll marks the end of the worker's init phase (Init Duration).
+        if not self._ready_reported:
+            self._ready_reported = True
+            self.events.put(RuntimeEvent("ready", time.monotonic()))
+
+
+class _RuntimeApiHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: RuntimeApiServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request logging: the worker's own output is its log."""
+
+    def do_GET(self) -> None:
+        if self.path != f"{PREFIX}/invocation/next":
+            self._reply(404, b'{"errorMessage": "unknown runtime API path"}')
+            return
+        self.server.next_polled()
+        invocation = self.server.invocations.get()
+        if invocation is None:
+            self._reply(500, b'{"errorMessage": "the worker is shutting down"}')
+            return
+        deadline_ms = int((time.time() + invocation.timeout_s) * 1000)
+        self.server.events.put(RuntimeEvent("started", time.monotonic(), invocation.request_id))
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_function_arn,
+            "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
+        }
+        if invocation.client_context:
+            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+        self._reply(200, invocation.payload, headers)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = self.path[len(PREFIX) :].strip("/").split("/")
+        error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
+        now = time.monotonic()
+        if parts == ["init", "error"]:
+            self.server.events.put(RuntimeEvent("init_error", now, body=body, error_type=error_type))
+        elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+            self.server.events.put(RuntimeEvent(parts[2], now, parts[1], body, error_type))
+        else:
+            self._reply(404, b'{"errorMessage": "unknown runtime API path"}')
+            return
+        self._reply(202, b'{"status": "OK"}')
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
