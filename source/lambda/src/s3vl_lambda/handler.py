@@ -12,6 +12,7 @@ from .contract import COMMON_FIELDS, CONTRACT_VERSION, OPERATION_FIELDS, failure
 from .errors import HandlerError
 from .operations import RUNNERS
 from .requests import PARSERS
+from .validation import json_type
 
 # What to ask for less of when a response would not fit Lambda's synchronous limit.
 _REDUCE = {
@@ -67,7 +68,7 @@ def _operation(event: Any) -> str:
     if not isinstance(event, dict):
         raise HandlerError(
             "INVALID_REQUEST",
-            f"the event is a JSON {_type_name(event)}, not an object: send "
+            f"the event is a JSON {json_type(event)}, not an object: send "
             '{"operation": ..., <fields>} as described in docs/payload-contract.md',
         )
     version = event.get("contract_version")
@@ -94,16 +95,9 @@ def _operation(event: Any) -> str:
     if event.get("raise_on_error") is not None and not isinstance(event["raise_on_error"], bool):
         raise HandlerError(
             "INVALID_FIELD_TYPE",
-            f"raise_on_error must be a boolean, got {_type_name(event['raise_on_error'])}: "
-            "send true or false",
+            f"raise_on_error must be a boolean, got {json_type(event['raise_on_error'])}: send true or false",
         )
     return operation
-
-
-def _type_name(value: Any) -> str:
-    from .validation import json_type
-
-    return json_type(value)
 
 
 def _check_size(envelope: dict[str, Any], operation: str) -> None:
