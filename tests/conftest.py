@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from s3vl_local.lambda_service.server import LambdaService
 from s3vl_local.postgres import PostgresCluster, make_shared_dir
 
 
@@ -29,4 +30,17 @@ def pg_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.destroy()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lambda_service() -> Iterator[LambdaService]:
+    """A started local Lambda service (no functions yet) in a temporary state directory."""
+    state_dir = _shared_temp_dir("s3vl-lambda-")
+    service = LambdaService(state_dir, function_env={"AWS_ENDPOINT_URL_S3VECTORS": "http://127.0.0.1:9"})
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop()
         shutil.rmtree(state_dir, ignore_errors=True)

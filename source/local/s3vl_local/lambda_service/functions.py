@@ -18,6 +18,7 @@ import shutil
 import threading
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -264,7 +265,7 @@ def _zip_from(code: dict[str, Any]) -> bytes:
         with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
             if archive.testzip() is not None:
                 raise zipfile.BadZipFile("corrupt member")
-    except (binascii.Error, zipfile.BadZipFile, ValueError) as exc:
+    except (binascii.Error, zipfile.BadZipFile, zlib.error, ValueError) as exc:
         raise invalid_parameter(
             f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
         ) from None

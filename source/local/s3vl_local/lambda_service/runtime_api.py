@@ -55,6 +55,9 @@ class RuntimeApiServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"{host!s}:{port}"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A killed worker drops its connection mid-request; that is expected, not a service error."""
+
     def start(self) -> RuntimeApiServer:
         self._thread.start()
         return self
@@ -89,8 +92,8 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
             return
         self.server.next_polled()
         invocation = self.server.invocations.get()
-        if invocation is None:
-            self._reply(500, b'{"errorMessage": "the worker is shutting down"}')
+        if invocation is None:  # the worker is being stopped: nobody reads an answer any more
+            self.close_connection = True
             return
         deadline_ms = int((time.time() + invocation.timeout_s) * 1000)
         self.server.events.put(RuntimeEvent("started", time.monotonic(), invocation.request_id))

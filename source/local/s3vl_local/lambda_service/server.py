@@ -290,6 +290,9 @@ class _ApiServer(ThreadingHTTPServer):
         self.service = service
         super().__init__(address, _ApiHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that disconnects early (e.g. a timed-out SQL call) is not a service error."""
+
 
 class _ApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
