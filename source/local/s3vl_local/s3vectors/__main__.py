@@ -1,4 +1,4 @@
-"""Run the emulator alone: `python -m s3vl_local.s3vectors --port 0 [--data-dir DIR]`.
+"""Run the emulator alone: `python -m s3vl_local.s3vectors --port 0 [--data-dir DIR] [--faults FILE.json]`.
 
 `main` is also what `s3vl-local s3vectors ...` delegates to.
 """
@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from .errors import ValidationException
 from .server import EmulatorServer
 
 
@@ -27,11 +29,24 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="directory for the write-ahead log; omit to keep data in memory",
     )
+    parser.add_argument(
+        "--faults",
+        type=Path,
+        default=None,
+        help="JSON file with a fault plan or an array of them, active from the first request "
+        "(as PUT on /_s3vl/faults; see docs/s3vectors-emulator.md)",
+    )
     args = parser.parse_args(argv)
+    server = EmulatorServer(data_dir=args.data_dir, host=args.host, port=args.port)
+    if args.faults is not None:
+        try:
+            server.faults.load(json.loads(args.faults.read_text(encoding="utf-8")))
+        except (OSError, ValueError, ValidationException) as e:
+            parser.error(f"--faults {args.faults}: {e}")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    server = EmulatorServer(data_dir=args.data_dir, host=args.host, port=args.port).start()
+    server.start()
     print(f"s3vectors emulator listening on {server.url}", flush=True)
     try:
         stop.wait()

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .catalog import Catalog
 from .errors import InternalServerException, S3VectorsError, ValidationException
+from .faults import CONTROL_PREFIX, DropConnection, FaultInjector
 from .model import validate_input
 from .operations import Operations
 
@@ -30,9 +31,10 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], operations: Operations) -> None:
+    def __init__(self, address: tuple[str, int], operations: Operations, faults: FaultInjector) -> None:
         super().__init__(address, _Handler)
         self.operations = operations
+        self.faults = faults
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -62,9 +64,18 @@ class _Handler(BaseHTTPRequestHandler):
                     "send fewer vectors per PutVectors call"
                 )
             body = self.rfile.read(length) if length else b""
-            operation, params = self._route(body)
-            validate_input(operation, params)
-            status, payload, headers = 200, self.server.operations.handlers[operation](params), {}
+            url = urlsplit(self.path)
+            if url.path == CONTROL_PREFIX or url.path.startswith(CONTROL_PREFIX + "/"):
+                payload = self.server.faults.control(self.command, url.path, url.query, body)
+            else:
+                operation, params = self._route(body)
+                self.server.faults.before(operation)  # before validation and the operation: no write
+                validate_input(operation, params)
+                payload = self.server.operations.handlers[operation](params)
+            status, headers = 200, {}
+        except DropConnection:
+            self.close_connection = True
+            return
         except S3VectorsError as error:
             status, payload, headers = error.status, error.body(), {"x-amzn-ErrorType": error.code}
         except Exception:
@@ -125,11 +136,14 @@ class EmulatorServer:
         self._thread: threading.Thread | None = None
         self.catalog: Catalog | None = None
         self.operations: Operations | None = None
+        # Outlives start/stop, so plans can be set before the first request.
+        self.faults = FaultInjector()
 
     def start(self) -> EmulatorServer:
         self.catalog = Catalog(self.data_dir)
         self.operations = Operations(self.catalog)
-        self._httpd = _HTTPServer((self.host, self.port), self.operations)
+        self.faults.resume()
+        self._httpd = _HTTPServer((self.host, self.port), self.operations, self.faults)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="s3vectors-emulator", daemon=True
@@ -142,6 +156,7 @@ class EmulatorServer:
         return f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
+        self.faults.interrupt()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
