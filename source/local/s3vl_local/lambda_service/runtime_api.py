@@ -25,7 +25,7 @@ class Invocation:
     payload: bytes
     invoked_function_arn: str
     timeout_s: int
-    client_context: str | None = None  # as Lambda passes it: base64 of a JSON document
+    client_context: str | None = None  # the JSON document the caller sent base64-encoded
 
 
 @dataclass

@@ -6,6 +6,8 @@ Aurora shim. Functions persist under the state directory; each invocation runs i
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import socket
@@ -140,7 +142,7 @@ class LambdaService:
             payload=body or b"{}",
             invoked_function_arn=function_arn(name, qualifier),
             timeout_s=function.timeout_s,
-            client_context=headers.get("x-amz-client-context"),
+            client_context=_client_context(headers.get("x-amz-client-context")),
         )
         pool = self._pool(name)
         if invocation_type == "Event":
@@ -271,6 +273,20 @@ class LambdaService:
     def _append_log(self, name: str, text: str) -> None:
         with self._log_lock, self.function_log(name).open("a") as log:
             log.write(text)
+
+
+def _client_context(header: str | None) -> str | None:
+    """X-Amz-Client-Context is base64 of a JSON object; the runtime receives the JSON itself."""
+    if header is None:
+        return None
+    try:
+        document = json.loads(base64.b64decode(header, validate=True))
+    except (binascii.Error, ValueError):
+        document = None
+    if not isinstance(document, dict):
+        message = "Client context must be a valid Base64-encoded JSON object."
+        raise LambdaApiError(400, "InvalidRequestContentException", message)
+    return json.dumps(document)
 
 
 def _enum_error(value: str, field: str, allowed: tuple[str, ...]) -> LambdaApiError:
