@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS s3vl.config (
     region          text        NOT NULL,
     timeout_seconds integer     NOT NULL CHECK (timeout_seconds BETWEEN 1 AND 900),
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_by      text        NOT NULL DEFAULT CURRENT_USER
+    updated_by      text        NOT NULL DEFAULT SESSION_USER
 );
 COMMENT ON TABLE s3vl.config IS 'The Lambda function s3vl invokes (one row); written only by s3vl.configure().';
 
@@ -66,7 +66,7 @@ BEGIN
     END IF;
 
     INSERT INTO s3vl.config AS c (singleton, lambda_arn, region, timeout_seconds, updated_at, updated_by)
-    VALUES (true, configure.lambda_arn, v_arn_region, configure.timeout_seconds, pg_catalog.now(), CURRENT_USER)
+    VALUES (true, configure.lambda_arn, v_arn_region, configure.timeout_seconds, pg_catalog.now(), SESSION_USER)
     ON CONFLICT ON CONSTRAINT config_pkey DO UPDATE
        SET lambda_arn = EXCLUDED.lambda_arn,
            region = EXCLUDED.region,

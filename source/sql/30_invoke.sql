@@ -57,8 +57,13 @@ BEGIN
         SELECT r.status_code, r.payload INTO v_status, v_payload
           FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn(v_arn, v_region),
                                  v_request_text::json, p_invocation_type) AS r;
-    EXCEPTION WHEN OTHERS THEN
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_sqlstate = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+        -- A cancel (statement_timeout, pg_cancel_backend) stays a cancel; an invoke timeout that the
+        -- extension reports as 57014 is an invocation failure like the others.
+        IF v_sqlstate = '57014' AND v_message NOT LIKE 'invoke API failed%' THEN
+            RAISE;
+        END IF;
         PERFORM s3vl._raise_invoke_error(p_operation, v_arn, v_timeout, v_sqlstate, v_message, v_detail);
     END;
 

@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS s3vl.index_registry (
     account_id      text        NOT NULL,
     registered_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_by      text        NOT NULL DEFAULT CURRENT_USER
+    updated_by      text        NOT NULL DEFAULT SESSION_USER
 );
 COMMENT ON TABLE s3vl.index_registry IS
     'Registered S3 Vectors indexes; written only by s3vl.register_index() and s3vl.unregister_index().';
@@ -97,7 +97,7 @@ BEGIN
             pg_catalog.split_part(pg_catalog.split_part(register_index.index_arn, ':', 6), '/', 2),
             pg_catalog.split_part(register_index.index_arn, ':', 4),
             pg_catalog.split_part(register_index.index_arn, ':', 5),
-            pg_catalog.now(), pg_catalog.now(), CURRENT_USER)
+            pg_catalog.now(), pg_catalog.now(), SESSION_USER)
     ON CONFLICT ON CONSTRAINT index_registry_pkey DO UPDATE
        SET index_arn = EXCLUDED.index_arn,
            description = EXCLUDED.description,

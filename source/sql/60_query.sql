@@ -43,6 +43,15 @@ BEGIN
 END
 $$;
 
+-- A vector's metadata as returned to SQL: the object, or NULL when the vector has none.
+CREATE OR REPLACE FUNCTION s3vl._metadata(p_metadata jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(p_metadata) = 'object' AND p_metadata <> '{}'::jsonb THEN p_metadata END
+$$;
+
 CREATE OR REPLACE FUNCTION s3vl.query_vectors(
     index_name text,
     query_vector double precision[],
@@ -91,7 +100,7 @@ BEGIN
         SELECT e ->> 'key',
                (e ->> 'similarity')::double precision,
                (e ->> 'distance')::double precision,
-               CASE WHEN query_vectors.return_metadata THEN e -> 'metadata' END
+               CASE WHEN query_vectors.return_metadata THEN s3vl._metadata(e -> 'metadata') END
           FROM pg_catalog.jsonb_array_elements(v_result -> 'vectors') WITH ORDINALITY AS t(e, n)
          ORDER BY t.n;
 END

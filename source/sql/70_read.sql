@@ -105,8 +105,7 @@ BEGIN
         RETURN QUERY
             SELECT t.e ->> 'key',
                    CASE WHEN get_vectors.return_data THEN s3vl._real_array(t.e -> 'data') END,
-                   CASE WHEN get_vectors.return_metadata AND pg_catalog.jsonb_typeof(t.e -> 'metadata') = 'object'
-                        THEN t.e -> 'metadata' END,
+                   CASE WHEN get_vectors.return_metadata THEN s3vl._metadata(t.e -> 'metadata') END,
                    coalesce((t.e ->> 'found')::boolean, false)
               FROM pg_catalog.jsonb_array_elements(v_result -> 'vectors') WITH ORDINALITY AS t(e, n)
              ORDER BY t.n;
@@ -142,7 +141,7 @@ BEGIN
     RETURN QUERY
         SELECT t.e ->> 'key',
                CASE WHEN list_vectors.return_data THEN s3vl._real_array(t.e -> 'data') END,
-               CASE WHEN list_vectors.return_metadata THEN t.e -> 'metadata' END,
+               CASE WHEN list_vectors.return_metadata THEN s3vl._metadata(t.e -> 'metadata') END,
                v_page ->> 'next_token'
           FROM pg_catalog.jsonb_array_elements(v_page -> 'vectors') WITH ORDINALITY AS t(e, n)
          ORDER BY t.n;
@@ -239,7 +238,7 @@ BEGIN
         RETURN QUERY
             SELECT t.e ->> 'key',
                    CASE WHEN list_all_vectors.return_data THEN s3vl._real_array(t.e -> 'data') END,
-                   CASE WHEN list_all_vectors.return_metadata THEN t.e -> 'metadata' END
+                   CASE WHEN list_all_vectors.return_metadata THEN s3vl._metadata(t.e -> 'metadata') END
               FROM pg_catalog.jsonb_array_elements(v_page -> 'vectors') WITH ORDINALITY AS t(e, n)
              ORDER BY t.n;
         v_token := v_page ->> 'next_token';

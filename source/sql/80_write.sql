@@ -139,9 +139,9 @@ BEGIN
     -- Greedy batches under the request payload limit of the invocation type.
     v_budget := CASE WHEN put_vectors.async THEN 1000000 ELSE 5000000 END;
     FOR v_item IN
-        SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                   'key', put_vectors.vector_ids[g.r], 'data', pg_catalog.to_jsonb(g.d),
-                   'metadata', put_vectors.metadata[g.r]))
+        SELECT pg_catalog.jsonb_build_object('key', put_vectors.vector_ids[g.r], 'data', pg_catalog.to_jsonb(g.d))
+               || CASE WHEN put_vectors.metadata[g.r] IS NULL THEN '{}'::jsonb
+                       ELSE pg_catalog.jsonb_build_object('metadata', put_vectors.metadata[g.r]) END
           FROM (SELECT (u.n - 1) / v_dim + 1 AS r, array_agg(u.x ORDER BY u.n) AS d
                   FROM pg_catalog.unnest(put_vectors.vectors) WITH ORDINALITY AS u(x, n)
                  GROUP BY 1) AS g

@@ -12,7 +12,10 @@
 
 BEGIN;
 
+-- The cascade lists every dropped object as a NOTICE: keep the output to what matters.
+SET LOCAL client_min_messages = warning;
 DROP SCHEMA IF EXISTS s3vl CASCADE;
+SET LOCAL client_min_messages = notice;
 
 DO $roles$
 DECLARE

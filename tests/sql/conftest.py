@@ -1,0 +1,169 @@
+"""Fixtures for the s3vl schema tests: a database on the local stack with the shim and s3vl installed,
+configured to the stack's Lambda function, and S3 Vectors indexes (created with boto3 on the emulator)
+registered from SQL. Every call goes through the real chain: SQL -> shim -> Lambda service -> zip ->
+emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SQL_DIR = REPO / "source" / "sql"
+DBNAME = "s3vl_sql"
+BUCKET = "s3vl-sql-tests"
+PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+
+
+def run_psql(pg: Any, *args: str, dbname: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """The psql client as a user runs it (meta-commands such as \\i need it), on cluster `pg`."""
+    env = {**os.environ, "PGHOST": pg.host, "PGPORT": str(pg.port), "PGUSER": "postgres", "PGDATABASE": dbname}
+    return subprocess.run([PSQL, "-X", "-q", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@dataclass
+class Index:
+    """One emulator index and the ground truth the tests compare with."""
+
+    name: str  # registered name in s3vl
+    arn: str
+    metric: str
+    keys: list[str]
+    data: np.ndarray  # float32, one row per key
+    metadata: list[dict[str, Any]]
+
+    def row(self, key: str) -> np.ndarray:
+        return self.data[self.keys.index(key)]
+
+    def ranking(self, query: np.ndarray, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """(key, similarity) of every vector, best first, computed with numpy."""
+        q = np.asarray(query, dtype=np.float64)
+        data = self.data.astype(np.float64)
+        if self.metric == "cosine":
+            sims = data @ q / (np.linalg.norm(data, axis=1) * np.linalg.norm(q))
+        else:
+            sims = 1.0 / (1.0 + np.linalg.norm(data - q, axis=1))
+        order = np.argsort(-sims, kind="stable")
+        return [(self.keys[i], float(sims[i])) for i in order if mask is None or mask[i]]
+
+
+@dataclass
+class SqlStack:
+    stack: Any
+    env: dict[str, str]
+    function_arn: str
+    indexes: dict[str, Index] = field(default_factory=dict)
+
+    @property
+    def pg(self) -> Any:
+        return self.stack.pg
+
+    def connect(self, user: str = "postgres", dbname: str = DBNAME) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.pg.dsn(user=user, dbname=dbname), autocommit=True)
+
+    def psql(self, *args: str, dbname: str = DBNAME, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+        return run_psql(self.pg, *args, dbname=dbname, cwd=cwd)
+
+    def install(self, dbname: str = DBNAME) -> None:
+        done = self.psql("-f", "source/sql/install.sql", dbname=dbname)
+        assert done.returncode == 0, done.stderr
+
+    def s3vectors(self) -> Any:
+        return boto3.client("s3vectors", region_name="us-east-1", endpoint_url=self.env["AWS_ENDPOINT_URL_S3VECTORS"],
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def lambda_client(self) -> Any:
+        return boto3.client("lambda", region_name="us-east-1", endpoint_url=self.env["AWS_ENDPOINT_URL_LAMBDA"],
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def create_database(self, dbname: str, with_shim: bool = True) -> None:
+        with self.connect(dbname="postgres") as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        if with_shim:
+            self.stack.install_shim(dbname)
+
+    def drop_database(self, dbname: str) -> None:
+        with self.connect(dbname="postgres") as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+    @contextlib.contextmanager
+    def configured(self, conn: psycopg.Connection[Any], arn: str, timeout_seconds: int = 15) -> Iterator[None]:
+        """Point s3vl at another function for the duration of a test, then back at the stack's."""
+        conn.execute("SELECT s3vl.configure(%s, NULL, %s)", (arn, timeout_seconds))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT s3vl.configure(%s)", (self.function_arn,))
+
+
+def _create_index(client: Any, name: str, dim: int, metric: str, keys: list[str], data: np.ndarray,
+                  metadata: list[dict[str, Any]]) -> str:
+    client.create_index(vectorBucketName=BUCKET, indexName=name, dataType="float32", dimension=dim,
+                        distanceMetric=metric)
+    items = [{"key": k, "data": {"float32": [float(x) for x in row]}, "metadata": m}
+             for k, row, m in zip(keys, data, metadata, strict=True)]
+    for start in range(0, len(items), 500):
+        client.put_vectors(vectorBucketName=BUCKET, indexName=name, vectors=items[start:start + 500])
+    return str(client.get_index(vectorBucketName=BUCKET, indexName=name)["index"]["indexArn"])
+
+
+@pytest.fixture(scope="session")
+def sql_stack(local_stack: Any) -> Iterator[SqlStack]:
+    env = local_stack.env()
+    stack = SqlStack(stack=local_stack, env=env, function_arn=env["S3VL_LAMBDA_FUNCTION_ARN"])
+    stack.create_database(DBNAME)
+    stack.install()
+    client = stack.s3vectors()
+    client.create_vector_bucket(vectorBucketName=BUCKET)
+
+    sample = json.loads((REPO / "sample-data" / "sample-vectors.json").read_text())
+    walk = Index("test-index-5d", "", "cosine", [v["key"] for v in sample],
+                 np.array([v["data"]["float32"] for v in sample], dtype=np.float32), [v["metadata"] for v in sample])
+    rng = np.random.default_rng(20250715)
+    n64 = 600
+    rand = Index("rand-64", "", "cosine", [f"r{i:04d}" for i in range(n64)],
+                 rng.standard_normal((n64, 64)).astype(np.float32),
+                 [{"group": f"g{i % 5}", "rank": i, "even": i % 2 == 0} for i in range(n64)])
+    euc = Index("euc-8", "", "euclidean", [f"e{i:03d}" for i in range(200)],
+                rng.standard_normal((200, 8)).astype(np.float32), [{"half": i < 100} for i in range(200)])
+    for index, remote in ((walk, "walk-5d"), (rand, "rand-64"), (euc, "euc-8")):
+        index.arn = _create_index(client, remote, index.data.shape[1], index.metric, index.keys, index.data,
+                                  index.metadata)
+        stack.indexes[index.name] = index
+
+    with stack.connect() as conn:
+        conn.execute("SELECT s3vl.configure(%s)", (stack.function_arn,))
+        for index in stack.indexes.values():
+            conn.execute("SELECT s3vl.register_index(%s, %s, %s)", (index.name, index.arn, f"{index.name} tests"))
+    try:
+        yield stack
+    finally:
+        stack.drop_database(DBNAME)
+
+
+@pytest.fixture
+def conn(sql_stack: SqlStack) -> Iterator[psycopg.Connection[Any]]:
+    with sql_stack.connect() as connection:
+        yield connection
+
+
+def raises_sqlstate(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> psycopg.Error:
+    """Run `sql`, which must fail; return the error for its SQLSTATE and diagnostics."""
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute(sql, params).fetchall()
+    return caught.value
