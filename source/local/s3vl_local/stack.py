@@ -1,0 +1,245 @@
+"""The whole local stack: PostgreSQL with the Aurora shim, the S3 Vectors emulator and the Lambda service.
+
+Every process runs in the background with a PID file under the state directory (run/), so `up` finds a
+running stack and leaves it be, and `down` stops exactly what `up` started. `up` also (re)deploys the
+function s3vl-vector-query from the zip package.sh builds and writes stack.env for the shell.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+from s3vl_local.aurora_shim.installer import install_shim
+from s3vl_local.lambda_service.functions import ACCOUNT, REGION, function_arn
+from s3vl_local.postgres import SUPERUSER_ROLE, PostgresCluster, make_shared_dir
+from s3vl_local.processes import is_alive, stop_pid
+
+REPO = Path(__file__).resolve().parents[3]
+PACKAGE_SCRIPT = REPO / "source" / "lambda" / "package.sh"
+DEFAULT_ZIP = REPO / "source" / "lambda" / "build" / "sample-rds-lambda-s3vector.zip"
+FUNCTION_NAME = "s3vl-vector-query"
+FUNCTION_HANDLER = "lambda_function.lambda_handler"
+FUNCTION_TIMEOUT_S = 10
+FUNCTION_MEMORY_MB = 128
+DEMO_INDEX_ARN = f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/s3vl-vector-bucket/index/test-index-5d"
+DUMMY_ACCESS_KEY = "s3vl-local"
+DUMMY_SECRET_KEY = "s3vl-local-secret"
+DAEMON_START_TIMEOUT_S = 30
+
+
+class StackError(RuntimeError):
+    """The local stack could not start or stop; the message names the cause and the fix."""
+
+
+@dataclass
+class Daemon:
+    """A background service of the stack: `python -m <module> --port 0 ...` printing its URL."""
+
+    name: str
+    module: str
+    args: list[str]
+    run_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def url_file(self) -> Path:
+        return self.run_dir / f"{self.name}.url"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if is_alive(pid) else None
+
+    def url(self) -> str | None:
+        if self.pid() is None:
+            return None
+        try:
+            return self.url_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+
+    def start(self) -> str:
+        """Start unless running; return the URL it serves."""
+        url = self.url()
+        if url:
+            return url
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", self.module, "--port", "0", *self.args],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives the shell that ran `s3vl-local up`
+                cwd=REPO,
+            )
+        self.pid_file.write_text(str(process.pid))
+        marker = "listening on "
+        deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            for line in self.log_file.read_text().splitlines():
+                if marker in line:
+                    url = line.split(marker, 1)[1].strip()
+                    self.url_file.write_text(url)
+                    return url
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+        stop_pid(process.pid)
+        raise StackError(
+            f"{self.name} did not start: see {self.log_file}\n{self.log_file.read_text()[-2000:]}"
+        )
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is not None:
+            stop_pid(pid, timeout_s=30)
+        self.pid_file.unlink(missing_ok=True)
+        self.url_file.unlink(missing_ok=True)
+
+
+class LocalStack:
+    """The local stack with its state in `state_dir`; PGDATABASE is `dbname` (the shim is installed there)."""
+
+    def __init__(self, state_dir: Path, dbname: str = "s3vl", zip_path: Path = DEFAULT_ZIP) -> None:
+        self.state_dir = Path(state_dir).absolute()
+        self.dbname = dbname
+        self.zip_path = zip_path
+        self.run_dir = self.state_dir / "run"
+        self.pg = PostgresCluster(self.state_dir / "postgres")
+        self.emulator = Daemon(
+            "s3vectors",
+            "s3vl_local.s3vectors",
+            ["--data-dir", str(self.state_dir / "s3vectors")],
+            self.run_dir,
+        )
+        self.env_file = self.state_dir / "stack.env"
+
+    def lambda_daemon(self, s3vectors_url: str) -> Daemon:
+        args = ["--state-dir", str(self.state_dir / "lambda")]
+        args += ["--function-env", f"AWS_ENDPOINT_URL_S3VECTORS={s3vectors_url}"]
+        return Daemon("lambda", "s3vl_local.lambda_service", args, self.run_dir)
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        """Start what is not running, deploy the function from the current zip, write stack.env."""
+        make_shared_dir(self.state_dir)
+        self.pg.start()
+        s3vectors_url = self.emulator.start()
+        lambda_url = self.lambda_daemon(s3vectors_url).start()
+        self.deploy_function(lambda_url)
+        self.install_shim(self.dbname)
+        self.env_file.write_text(
+            "# The local s3vl stack (s3vl-local up). Use it with:  source "
+            + str(self.env_file)
+            + "\n"
+            + "".join(f"export {key}={shlex.quote(value)}\n" for key, value in self.env().items())
+        )
+        return self
+
+    def stop(self) -> None:
+        """Stop the Lambda service (and with it its workers), the emulator and PostgreSQL, by PID."""
+        self.lambda_daemon("").stop()
+        self.emulator.stop()
+        self.pg.stop()
+        self.env_file.unlink(missing_ok=True)
+
+    def status(self) -> dict[str, str]:
+        lambda_daemon = self.lambda_daemon("")
+        return {
+            "postgres": f"running on {self.pg.host}:{self.pg.port}" if self.pg.is_running() else "stopped",
+            "s3vectors": f"running at {self.emulator.url()}" if self.emulator.pid() else "stopped",
+            "lambda": f"running at {lambda_daemon.url()}" if lambda_daemon.pid() else "stopped",
+        }
+
+    def env(self) -> dict[str, str]:
+        """The stack.env variables; raises when a component is not running."""
+        s3vectors_url = self.emulator.url()
+        lambda_url = self.lambda_daemon("").url()
+        if not (self.pg.is_running() and s3vectors_url and lambda_url):
+            raise StackError(f"the local stack in {self.state_dir} is not running: run `s3vl-local up`")
+        return {
+            "PGHOST": self.pg.host,
+            "PGPORT": str(self.pg.port),
+            "PGDATABASE": self.dbname,
+            "PGUSER": SUPERUSER_ROLE,
+            "AWS_ENDPOINT_URL_S3VECTORS": s3vectors_url,
+            "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+            "S3VL_LAMBDA_FUNCTION_ARN": function_arn(FUNCTION_NAME),
+            "S3VL_S3_INDEX_ARN": DEMO_INDEX_ARN,
+        }
+
+    # --- parts ------------------------------------------------------------------------------------
+
+    def install_shim(self, dbname: str) -> None:
+        """Create `dbname` if needed and install the Aurora shim there, pointed at this stack's service."""
+        lambda_url = self.lambda_daemon("").url()
+        if not lambda_url:
+            raise StackError("the Lambda service is not running: run `s3vl-local up` first")
+        self.pg.create_database(dbname)
+        install_shim(self.pg, dbname, lambda_url)
+
+    def deploy_function(self, lambda_url: str) -> None:
+        """Create s3vl-vector-query, or update its code and settings when they differ from the zip's."""
+        if not self.zip_path.exists():
+            build = subprocess.run([str(PACKAGE_SCRIPT)], capture_output=True, text=True, check=False)
+            if build.returncode != 0 or not self.zip_path.exists():
+                raise StackError(f"{PACKAGE_SCRIPT} failed (exit {build.returncode}): {build.stderr.strip()}")
+        code = self.zip_path.read_bytes()
+        client = boto3.client(
+            "lambda",
+            endpoint_url=lambda_url,
+            region_name=REGION,
+            aws_access_key_id=DUMMY_ACCESS_KEY,
+            aws_secret_access_key=DUMMY_SECRET_KEY,
+        )
+        settings = {
+            "Handler": FUNCTION_HANDLER,
+            "Timeout": FUNCTION_TIMEOUT_S,
+            "MemorySize": FUNCTION_MEMORY_MB,
+        }
+        try:
+            current = client.get_function_configuration(FunctionName=FUNCTION_NAME)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            client.create_function(
+                FunctionName=FUNCTION_NAME,
+                Runtime=f"python3.{sys.version_info.minor}",
+                Role=f"arn:aws:iam::{ACCOUNT}:role/s3vl-lambda-execution-role",
+                Code={"ZipFile": code},
+                **settings,
+            )
+            return
+        if current["CodeSha256"] != base64.b64encode(hashlib.sha256(code).digest()).decode():
+            client.update_function_code(FunctionName=FUNCTION_NAME, ZipFile=code)
+        if any(current.get(key) != value for key, value in settings.items()):
+            client.update_function_configuration(FunctionName=FUNCTION_NAME, **settings)
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("S3VL_STATE_DIR", ".local"))
