@@ -12,7 +12,7 @@ CFN_TEMPLATE := deployment/cloudformation/template.yaml
 # Regions with S3 Vectors, so the lint covers regional differences in resource and runtime support.
 CFN_LINT_REGIONS := us-east-1 us-east-2 us-west-2 eu-central-1 eu-west-1 ap-southeast-2 ap-northeast-1
 
-.PHONY: help setup test lint package clean demo bench
+.PHONY: help setup test lint package clean demo bench up down
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -43,6 +43,12 @@ lint: setup $(CHECKOV_STAMP) ## ruff, mypy --strict on the Lambda package, cfn-l
 
 package: ## build source/lambda/build/sample-rds-lambda-s3vector.zip
 	source/lambda/package.sh
+
+up: setup package ## start the local stack (PostgreSQL + shim, S3 Vectors emulator, Lambda service); writes .local/stack.env
+	$(BIN)/s3vl-local up --state-dir .local
+
+down: ## stop every process of the local stack
+	@if [ -x $(BIN)/s3vl-local ]; then $(BIN)/s3vl-local down --state-dir .local; fi
 
 demo: setup ## run the whole walkthrough on the local stack (psql + AWS CLI), leaving the stack up
 	source/local/demo/demo.sh
