@@ -82,8 +82,10 @@ class _Plan:
 
     @property
     def exhausted(self) -> bool:
-        count = self.spec["count"]
+        count, next_n = self.spec["count"], self.spec["next"]
         if count is not None and self.injected >= count:
+            return True
+        if next_n is not None and self.calls >= next_n:
             return True
         return self.schedule is not None and self.position >= len(self.schedule)
 
@@ -155,8 +157,6 @@ def parse_plan(value: Any, prefix: str = "") -> _Plan:
         # Without a seed, draw one and report it, so any run can be replayed.
         spec["seed"] = seed if seed is not None else random.SystemRandom().randrange(2**32)
         rng = random.Random(spec["seed"])
-    if next_n is not None:
-        schedule = [True] * next_n
     return _Plan(spec=spec, schedule=list(schedule) if schedule is not None else None, rng=rng)
 
 
