@@ -30,9 +30,16 @@ PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
 
 def run_psql(pg: Any, *args: str, dbname: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """The psql client as a user runs it (meta-commands such as \\i need it), on cluster `pg`."""
-    env = {**os.environ, "PGHOST": pg.host, "PGPORT": str(pg.port), "PGUSER": "postgres", "PGDATABASE": dbname}
-    return subprocess.run([PSQL, "-X", "-q", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    env = {
+        **os.environ,
+        "PGHOST": pg.host,
+        "PGPORT": str(pg.port),
+        "PGUSER": "postgres",
+        "PGDATABASE": dbname,
+    }
+    return subprocess.run(
+        [PSQL, "-X", "-q", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @dataclass
@@ -83,12 +90,22 @@ class SqlStack:
         assert done.returncode == 0, done.stderr
 
     def s3vectors(self) -> Any:
-        return boto3.client("s3vectors", region_name="us-east-1", endpoint_url=self.env["AWS_ENDPOINT_URL_S3VECTORS"],
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            "s3vectors",
+            region_name="us-east-1",
+            endpoint_url=self.env["AWS_ENDPOINT_URL_S3VECTORS"],
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     def lambda_client(self) -> Any:
-        return boto3.client("lambda", region_name="us-east-1", endpoint_url=self.env["AWS_ENDPOINT_URL_LAMBDA"],
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            "lambda",
+            region_name="us-east-1",
+            endpoint_url=self.env["AWS_ENDPOINT_URL_LAMBDA"],
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     def create_database(self, dbname: str, with_shim: bool = True) -> None:
         with self.connect(dbname="postgres") as conn:
@@ -102,7 +119,9 @@ class SqlStack:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
     @contextlib.contextmanager
-    def configured(self, conn: psycopg.Connection[Any], arn: str, timeout_seconds: int = 15) -> Iterator[None]:
+    def configured(
+        self, conn: psycopg.Connection[Any], arn: str, timeout_seconds: int = 15
+    ) -> Iterator[None]:
         """Point s3vl at another function for the duration of a test, then back at the stack's."""
         conn.execute("SELECT s3vl.configure(%s, NULL, %s)", (arn, timeout_seconds))
         try:
@@ -111,14 +130,24 @@ class SqlStack:
             conn.execute("SELECT s3vl.configure(%s)", (self.function_arn,))
 
 
-def _create_index(client: Any, name: str, dim: int, metric: str, keys: list[str], data: np.ndarray,
-                  metadata: list[dict[str, Any]]) -> str:
-    client.create_index(vectorBucketName=BUCKET, indexName=name, dataType="float32", dimension=dim,
-                        distanceMetric=metric)
-    items = [{"key": k, "data": {"float32": [float(x) for x in row]}, "metadata": m}
-             for k, row, m in zip(keys, data, metadata, strict=True)]
+def _create_index(
+    client: Any,
+    name: str,
+    dim: int,
+    metric: str,
+    keys: list[str],
+    data: np.ndarray,
+    metadata: list[dict[str, Any]],
+) -> str:
+    client.create_index(
+        vectorBucketName=BUCKET, indexName=name, dataType="float32", dimension=dim, distanceMetric=metric
+    )
+    items = [
+        {"key": k, "data": {"float32": [float(x) for x in row]}, "metadata": m}
+        for k, row, m in zip(keys, data, metadata, strict=True)
+    ]
     for start in range(0, len(items), 500):
-        client.put_vectors(vectorBucketName=BUCKET, indexName=name, vectors=items[start:start + 500])
+        client.put_vectors(vectorBucketName=BUCKET, indexName=name, vectors=items[start : start + 500])
     return str(client.get_index(vectorBucketName=BUCKET, indexName=name)["index"]["indexArn"])
 
 
@@ -132,24 +161,44 @@ def sql_stack(local_stack: Any) -> Iterator[SqlStack]:
     client.create_vector_bucket(vectorBucketName=BUCKET)
 
     sample = json.loads((REPO / "sample-data" / "sample-vectors.json").read_text())
-    walk = Index("test-index-5d", "", "cosine", [v["key"] for v in sample],
-                 np.array([v["data"]["float32"] for v in sample], dtype=np.float32), [v["metadata"] for v in sample])
+    walk = Index(
+        "test-index-5d",
+        "",
+        "cosine",
+        [v["key"] for v in sample],
+        np.array([v["data"]["float32"] for v in sample], dtype=np.float32),
+        [v["metadata"] for v in sample],
+    )
     rng = np.random.default_rng(20250715)
     n64 = 600
-    rand = Index("rand-64", "", "cosine", [f"r{i:04d}" for i in range(n64)],
-                 rng.standard_normal((n64, 64)).astype(np.float32),
-                 [{"group": f"g{i % 5}", "rank": i, "even": i % 2 == 0} for i in range(n64)])
-    euc = Index("euc-8", "", "euclidean", [f"e{i:03d}" for i in range(200)],
-                rng.standard_normal((200, 8)).astype(np.float32), [{"half": i < 100} for i in range(200)])
+    rand = Index(
+        "rand-64",
+        "",
+        "cosine",
+        [f"r{i:04d}" for i in range(n64)],
+        rng.standard_normal((n64, 64)).astype(np.float32),
+        [{"group": f"g{i % 5}", "rank": i, "even": i % 2 == 0} for i in range(n64)],
+    )
+    euc = Index(
+        "euc-8",
+        "",
+        "euclidean",
+        [f"e{i:03d}" for i in range(200)],
+        rng.standard_normal((200, 8)).astype(np.float32),
+        [{"half": i < 100} for i in range(200)],
+    )
     for index, remote in ((walk, "walk-5d"), (rand, "rand-64"), (euc, "euc-8")):
-        index.arn = _create_index(client, remote, index.data.shape[1], index.metric, index.keys, index.data,
-                                  index.metadata)
+        index.arn = _create_index(
+            client, remote, index.data.shape[1], index.metric, index.keys, index.data, index.metadata
+        )
         stack.indexes[index.name] = index
 
     with stack.connect() as conn:
         conn.execute("SELECT s3vl.configure(%s)", (stack.function_arn,))
         for index in stack.indexes.values():
-            conn.execute("SELECT s3vl.register_index(%s, %s, %s)", (index.name, index.arn, f"{index.name} tests"))
+            conn.execute(
+                "SELECT s3vl.register_index(%s, %s, %s)", (index.name, index.arn, f"{index.name} tests")
+            )
     try:
         yield stack
     finally:

@@ -23,14 +23,16 @@ HANDLERS = {
     "raise": "def handler(event, context):\n    raise RuntimeError('boom from the test function')\n",
     "sleep": "import time\n\ndef handler(event, context):\n    time.sleep(3)\n    return {}\n",
     "garbage": "def handler(event, context):\n    return {'hello': 'world'}\n",
-    "future": ("def handler(event, context):\n    return {'ok': True, 'contract_version': 2, 'result': {}}\n"),
+    "future": (
+        "def handler(event, context):\n    return {'ok': True, 'contract_version': 2, 'result': {}}\n"
+    ),
 }
 
 
 class _Unavailable(BaseHTTPRequestHandler):
     """An S3 Vectors endpoint that answers every request with 503 ServiceUnavailableException."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = b'{"__type": "ServiceUnavailableException", "message": "try again later"}'
         self.send_response(503)
@@ -64,17 +66,25 @@ def functions(sql_stack: SqlStack) -> Iterator[dict[str, str]]:
         for name, source in HANDLERS.items()
     }
     specs["short"] = {**specs["sleep"], "Timeout": 1}
-    specs["unavailable"] = {"Code": {"ZipFile": real_zip}, "Handler": "lambda_function.lambda_handler", "Timeout": 10,
-                            "Environment": {"Variables": {
-                                "AWS_ENDPOINT_URL_S3VECTORS": f"http://127.0.0.1:{server.server_port}"}}}
-    specs["unreachable"] = {**specs["unavailable"], "Environment": {"Variables": {
-        "AWS_ENDPOINT_URL_S3VECTORS": f"http://127.0.0.1:{free_port()}"}}}
+    specs["unavailable"] = {
+        "Code": {"ZipFile": real_zip},
+        "Handler": "lambda_function.lambda_handler",
+        "Timeout": 10,
+        "Environment": {
+            "Variables": {"AWS_ENDPOINT_URL_S3VECTORS": f"http://127.0.0.1:{server.server_port}"}
+        },
+    }
+    specs["unreachable"] = {
+        **specs["unavailable"],
+        "Environment": {"Variables": {"AWS_ENDPOINT_URL_S3VECTORS": f"http://127.0.0.1:{free_port()}"}},
+    }
     arns: dict[str, str] = {}
     try:
         for purpose, spec in specs.items():
             name = f"s3vl-sql-{purpose}"
-            arns[purpose] = client.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, **spec)[
-                "FunctionArn"]
+            arns[purpose] = client.create_function(
+                FunctionName=name, Runtime="python3.11", Role=ROLE, **spec
+            )["FunctionArn"]
         yield arns
     finally:
         for purpose in arns:
@@ -89,8 +99,10 @@ def _fails(sql_stack: SqlStack, conn: Any, arn: str, s3vectors_side: bool = Fals
     the invocation itself, or (for a failure behind the function) every registered index."""
     with sql_stack.configured(conn, arn):
         error = raises_sqlstate(conn, QUERY)
-        checks = dict((name, status) for name, status, *_ in
-                      conn.execute("SELECT * FROM s3vl.validate_config()").fetchall())
+        checks = dict(
+            (name, status)
+            for name, status, *_ in conn.execute("SELECT * FROM s3vl.validate_config()").fetchall()
+        )
     assert checks["configuration"] == "ok", checks
     if s3vectors_side:
         assert checks["lambda_invoke"] == "ok", checks
@@ -101,17 +113,21 @@ def _fails(sql_stack: SqlStack, conn: Any, arn: str, s3vectors_side: bool = Fals
 
 
 def test_lambda_service_down_raises_sv007(conn) -> None:
-    conn.execute("SELECT set_config('aws_lambda.endpoint_url', %s, false)", (f"http://127.0.0.1:{free_port()}",))
+    conn.execute(
+        "SELECT set_config('aws_lambda.endpoint_url', %s, false)", (f"http://127.0.0.1:{free_port()}",)
+    )
     error = raises_sqlstate(conn, QUERY)
     assert error.sqlstate == "SV007"
     assert "could not be reached" in str(error) and "LAMBDA_UNREACHABLE" in error.diag.message_detail
     rows = conn.execute("SELECT check_name, status, detail FROM s3vl.validate_config()").fetchall()
-    assert ("lambda_invoke", "fail") == rows[1][:2] and "SV007" in rows[1][2]
+    assert rows[1][:2] == ("lambda_invoke", "fail") and "SV007" in rows[1][2]
     assert all(status == "skipped" for _, status, _ in rows[2:])
 
 
 def test_function_not_found_raises_sv007(sql_stack: SqlStack, conn) -> None:
-    error = _fails(sql_stack, conn, "arn:aws:lambda:us-east-1:000000000000:function:s3vl-sql-no-such-function")
+    error = _fails(
+        sql_stack, conn, "arn:aws:lambda:us-east-1:000000000000:function:s3vl-sql-no-such-function"
+    )
     assert error.sqlstate == "SV007" and "LAMBDA_NOT_FOUND" in error.diag.message_detail
 
 
@@ -128,7 +144,9 @@ def test_function_timeout_raises_sv005(sql_stack: SqlStack, conn, functions: dic
     assert error.sqlstate == "SV005" and "LAMBDA_FUNCTION_TIMEOUT" in error.diag.message_detail
 
 
-def test_invocation_timeout_is_bounded_by_configure(sql_stack: SqlStack, conn, functions: dict[str, str]) -> None:
+def test_invocation_timeout_is_bounded_by_configure(
+    sql_stack: SqlStack, conn, functions: dict[str, str]
+) -> None:
     conn.execute("SET aws_lambda.request_timeout_ms = 60000")
     with sql_stack.configured(conn, functions["sleep"], timeout_seconds=1):
         error = raises_sqlstate(conn, QUERY)
@@ -153,33 +171,44 @@ def test_s3vectors_unreachable_raises_sv004(sql_stack: SqlStack, conn, functions
 
 
 @pytest.mark.parametrize("purpose", ["garbage", "future"])
-def test_function_off_contract_raises_sv008(sql_stack: SqlStack, conn, functions: dict[str, str],
-                                            purpose: str) -> None:
+def test_function_off_contract_raises_sv008(
+    sql_stack: SqlStack, conn, functions: dict[str, str], purpose: str
+) -> None:
     error = _fails(sql_stack, conn, functions[purpose])
     assert error.sqlstate == "SV008" and "matches this s3vl schema" in error.diag.message_hint
 
 
 def test_healthy_configuration_validates(sql_stack: SqlStack, conn) -> None:
-    rows = conn.execute("SELECT check_name, status, detail, latency_ms FROM s3vl.validate_config()").fetchall()
+    rows = conn.execute(
+        "SELECT check_name, status, detail, latency_ms FROM s3vl.validate_config()"
+    ).fetchall()
     statuses = {name: status for name, status, _, _ in rows}
     assert statuses["configuration"] == statuses["lambda_invoke"] == statuses["handler_version"] == "ok"
     for index in sql_stack.indexes.values():
         assert statuses[f"index:{index.name}"] == "ok"
-    assert all(latency > 0 for name, _, _, latency in rows if name == "lambda_invoke" or name.startswith("index:"))
+    assert all(
+        latency > 0 for name, _, _, latency in rows if name == "lambda_invoke" or name.startswith("index:")
+    )
 
 
 def test_registered_index_deleted_remotely_is_reported(sql_stack: SqlStack, conn) -> None:
     client = sql_stack.s3vectors()
-    client.create_index(vectorBucketName="s3vl-sql-tests", indexName="doomed", dataType="float32", dimension=2,
-                        distanceMetric="cosine")
+    client.create_index(
+        vectorBucketName="s3vl-sql-tests",
+        indexName="doomed",
+        dataType="float32",
+        dimension=2,
+        distanceMetric="cosine",
+    )
     arn = client.get_index(vectorBucketName="s3vl-sql-tests", indexName="doomed")["index"]["indexArn"]
     conn.execute("SELECT s3vl.register_index('doomed', %s)", (arn,))
     client.delete_index(vectorBucketName="s3vl-sql-tests", indexName="doomed")
     try:
         error = raises_sqlstate(conn, "SELECT * FROM s3vl.query_vectors('doomed', ARRAY[1, 0], 1)")
         assert error.sqlstate == "SV002"
-        row = conn.execute("SELECT status, detail FROM s3vl.validate_config() WHERE check_name = 'index:doomed'"
-                           ).fetchone()
+        row = conn.execute(
+            "SELECT status, detail FROM s3vl.validate_config() WHERE check_name = 'index:doomed'"
+        ).fetchone()
         assert row[0] == "fail" and "unreachable" in row[1]
     finally:
         conn.execute("SELECT s3vl.unregister_index('doomed')")
@@ -189,25 +218,38 @@ def test_answers_over_the_payload_limit_are_split(sql_stack: SqlStack, conn) -> 
     """200 vectors with ~39 KB metadata each: one answer would exceed Lambda's 6 MB, so s3vl halves the
     chunk (get_vectors) or the page (list_vectors) until it fits, and every row arrives."""
     client = sql_stack.s3vectors()
-    client.create_index(vectorBucketName="s3vl-sql-tests", indexName="bulky", dataType="float32", dimension=4,
-                        distanceMetric="cosine",
-                        metadataConfiguration={"nonFilterableMetadataKeys": ["text"]})
+    client.create_index(
+        vectorBucketName="s3vl-sql-tests",
+        indexName="bulky",
+        dataType="float32",
+        dimension=4,
+        distanceMetric="cosine",
+        metadataConfiguration={"nonFilterableMetadataKeys": ["text"]},
+    )
     arn = client.get_index(vectorBucketName="s3vl-sql-tests", indexName="bulky")["index"]["indexArn"]
     keys = [f"b{i:03d}" for i in range(200)]
     for start in range(0, 200, 50):
-        client.put_vectors(vectorBucketName="s3vl-sql-tests", indexName="bulky", vectors=[
-            {"key": k, "data": {"float32": [1.0, 0.5, 0.25, float(i)]}, "metadata": {"text": k * 9000}}
-            for i, k in enumerate(keys[start:start + 50], start)])
+        client.put_vectors(
+            vectorBucketName="s3vl-sql-tests",
+            indexName="bulky",
+            vectors=[
+                {"key": k, "data": {"float32": [1.0, 0.5, 0.25, float(i)]}, "metadata": {"text": k * 9000}}
+                for i, k in enumerate(keys[start : start + 50], start)
+            ],
+        )
     conn.execute("SELECT s3vl.register_index('bulky', %s)", (arn,))
     try:
-        rows = conn.execute("SELECT vector_id, length(metadata ->> 'text'), found FROM s3vl.get_vectors('bulky', %s)",
-                            (keys,)).fetchall()
+        rows = conn.execute(
+            "SELECT vector_id, length(metadata ->> 'text'), found FROM s3vl.get_vectors('bulky', %s)", (keys,)
+        ).fetchall()
         assert rows == [(k, 36000, True) for k in keys]
-        page = conn.execute("SELECT vector_id, next_token FROM s3vl.list_vectors('bulky', 200, NULL, FALSE, TRUE)"
-                            ).fetchall()
+        page = conn.execute(
+            "SELECT vector_id, next_token FROM s3vl.list_vectors('bulky', 200, NULL, FALSE, TRUE)"
+        ).fetchall()
         assert 0 < len(page) < 200 and page[0][1] is not None
-        listed = conn.execute("SELECT count(*) FROM s3vl.list_all_vectors('bulky', return_metadata => TRUE)"
-                              ).fetchone()[0]
+        listed = conn.execute(
+            "SELECT count(*) FROM s3vl.list_all_vectors('bulky', return_metadata => TRUE)"
+        ).fetchone()[0]
         assert listed == 200
     finally:
         conn.execute("SELECT s3vl.unregister_index('bulky')")

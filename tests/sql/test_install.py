@@ -55,9 +55,12 @@ def test_install_from_root_and_from_source_sql_is_idempotent(sql_stack: SqlStack
     assert third.returncode == 0, third.stderr
     assert snapshot(sql_stack, scratch_db) == before
     with sql_stack.connect(dbname=scratch_db) as conn:
-        assert conn.execute("SELECT lambda_arn FROM s3vl.get_config()").fetchone() == (sql_stack.function_arn,)
-        assert conn.execute("SELECT count(*) FROM s3vl.query_vectors('walk', ARRAY[1, 2, 3, 4, 5], 3)"
-                            ).fetchone() == (3,)
+        assert conn.execute("SELECT lambda_arn FROM s3vl.get_config()").fetchone() == (
+            sql_stack.function_arn,
+        )
+        assert conn.execute(
+            "SELECT count(*) FROM s3vl.query_vectors('walk', ARRAY[1, 2, 3, 4, 5], 3)"
+        ).fetchone() == (3,)
 
 
 def test_install_without_aws_lambda_fails_clearly_and_changes_nothing(sql_stack: SqlStack) -> None:

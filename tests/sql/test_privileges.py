@@ -25,7 +25,8 @@ READ = [
 ]
 ADMIN = [
     "SELECT s3vl.configure('arn:aws:lambda:us-east-1:000000000000:function:somewhere-else')",
-    "SELECT s3vl.register_index('other', 'arn:aws:s3vectors:us-east-1:000000000000:bucket/s3vl-sql-tests/index/walk-5d')",
+    "SELECT s3vl.register_index('other', "
+    "'arn:aws:s3vectors:us-east-1:000000000000:bucket/s3vl-sql-tests/index/walk-5d')",
     "SELECT s3vl.unregister_index('test-index-5d')",
     "SELECT s3vl.put_vectors('test-index-5d', ARRAY['p'], ARRAY[[1, 2, 3, 4, 5]])",
     "SELECT s3vl.delete_vectors('test-index-5d', ARRAY['p'])",
@@ -72,7 +73,9 @@ def test_user_cannot_configure_register_write_or_go_around(sql_stack: SqlStack, 
     with _as(sql_stack, "s3vl_t_reader") as conn:
         assert raises_sqlstate(conn, sql).sqlstate == "42501"
     with sql_stack.connect() as conn:
-        assert conn.execute("SELECT lambda_arn FROM s3vl.get_config()").fetchone()[0] == sql_stack.function_arn
+        assert (
+            conn.execute("SELECT lambda_arn FROM s3vl.get_config()").fetchone()[0] == sql_stack.function_arn
+        )
 
 
 @pytest.mark.usefixtures("logins")
@@ -88,10 +91,13 @@ def test_admin_can_configure_register_and_write(sql_stack: SqlStack) -> None:
     with _as(sql_stack, "s3vl_t_admin") as conn:
         assert conn.execute(READ[0]).fetchall()
         conn.execute("SELECT s3vl.configure(%s, 'us-east-1', 20)", (sql_stack.function_arn,))
-        row = conn.execute("SELECT dimension FROM s3vl.register_index('admin-copy', %s)", (index.arn,)).fetchone()
+        row = conn.execute(
+            "SELECT dimension FROM s3vl.register_index('admin-copy', %s)", (index.arn,)
+        ).fetchone()
         assert row == (5,)
-        assert conn.execute("SELECT s3vl.put_vectors('admin-copy', ARRAY['adm'], ARRAY[[1, 2, 3, 4, 5]])"
-                            ).fetchone() == (1,)
+        assert conn.execute(
+            "SELECT s3vl.put_vectors('admin-copy', ARRAY['adm'], ARRAY[[1, 2, 3, 4, 5]])"
+        ).fetchone() == (1,)
         assert conn.execute("SELECT s3vl.delete_vectors('admin-copy', ARRAY['adm'])").fetchone() == (1,)
         conn.execute("SELECT s3vl.unregister_index('admin-copy')")
         assert conn.execute("SELECT updated_by FROM s3vl.get_config()").fetchone() == ("s3vl_t_admin",)
@@ -103,18 +109,26 @@ def test_admin_can_configure_register_and_write(sql_stack: SqlStack) -> None:
 
 def test_catalog_has_no_public_grant_and_pinned_search_paths(conn) -> None:
     public = conn.execute(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
+        "SELECT p.oid::regprocedure::text FROM pg_proc p, "
+        "aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
         "WHERE p.pronamespace = 's3vl'::regnamespace AND a.grantee = 0 "
-        "UNION ALL SELECT c.oid::regclass::text FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a "
+        "UNION ALL SELECT c.oid::regclass::text FROM pg_class c, "
+        "aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a "
         "WHERE c.relnamespace = 's3vl'::regnamespace AND a.grantee = 0 "
-        "UNION ALL SELECT 'schema' FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = 's3vl' AND a.grantee = 0"
+        "UNION ALL SELECT 'schema' FROM pg_namespace n, aclexplode(n.nspacl) a "
+        "WHERE n.nspname = 's3vl' AND a.grantee = 0"
     ).fetchall()
     assert public == []
     unpinned = conn.execute(
         "SELECT oid::regprocedure::text FROM pg_proc WHERE pronamespace = 's3vl'::regnamespace "
-        "AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)").fetchall()
+        "AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)"
+    ).fetchall()
     assert unpinned == []
-    definers = {r[0] for r in conn.execute(
-        "SELECT proname FROM pg_proc WHERE pronamespace = 's3vl'::regnamespace AND prosecdef")}
+    definers = {
+        r[0]
+        for r in conn.execute(
+            "SELECT proname FROM pg_proc WHERE pronamespace = 's3vl'::regnamespace AND prosecdef"
+        )
+    }
     assert {"configure", "register_index", "query_vectors", "get_vectors", "validate_config"} <= definers
     assert not any(name.startswith("_") for name in definers)

@@ -30,7 +30,7 @@ def test_walkthrough_filter_shape_with_reordered_named_arguments(sql_stack: SqlS
     rows = conn.execute(
         "SELECT vector_id, similarity_score, metadata FROM s3vl.query_vectors(\n"
         "    query_vector => ARRAY[0.1, 0.2, 0.3, 0.4, 0.5], index_name => 'test-index-5d', top_k => 5,\n"
-        "    return_metadata => TRUE, metadata_filter => '{\"category\": \"test\"}'::jsonb);"
+        '    return_metadata => TRUE, metadata_filter => \'{"category": "test"}\'::jsonb);'
     ).fetchall()
     index = sql_stack.indexes["test-index-5d"]
     mask = np.array([m["category"] == "test" for m in index.metadata])
@@ -44,20 +44,37 @@ def test_walkthrough_filter_shape_with_reordered_named_arguments(sql_stack: SqlS
 def test_identical_vectors_score_one(conn) -> None:
     rows = conn.execute(
         "SELECT vector_id, similarity_score FROM s3vl.query_vectors(index_name => 'test-index-5d', "
-        "query_vector => %s::numeric[], top_k => 3)", (IDENTICAL,)
+        "query_vector => %s::numeric[], top_k => 3)",
+        (IDENTICAL,),
     ).fetchall()
     assert sorted(r[0] for r in rows) == ["vec_048", "vec_049", "vec_050"]
     assert [r[1] for r in rows] == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
 
 
 def test_join_with_relational_data(conn) -> None:
-    conn.execute("CREATE TEMP TABLE s3vl_demo_products (vector_key text PRIMARY KEY, product_name text, "
-                 "category text, price decimal(10,2), in_stock boolean, description text)")
-    keys = ["vec_001", "vec_002", "vec_003", "vec_012", "vec_015", "vec_005", "vec_007", "vec_006", "vec_009",
-            "vec_048", "vec_049", "vec_050"]
+    conn.execute(
+        "CREATE TEMP TABLE s3vl_demo_products (vector_key text PRIMARY KEY, product_name text, "
+        "category text, price decimal(10,2), in_stock boolean, description text)"
+    )
+    keys = [
+        "vec_001",
+        "vec_002",
+        "vec_003",
+        "vec_012",
+        "vec_015",
+        "vec_005",
+        "vec_007",
+        "vec_006",
+        "vec_009",
+        "vec_048",
+        "vec_049",
+        "vec_050",
+    ]
     for i, key in enumerate(keys):
-        conn.execute("INSERT INTO s3vl_demo_products VALUES (%s, %s, 'c', %s, %s, 'd')",
-                     (key, f"p{i}", 10 * (i + 1), i % 3 != 0))
+        conn.execute(
+            "INSERT INTO s3vl_demo_products VALUES (%s, %s, 'c', %s, %s, 'd')",
+            (key, f"p{i}", 10 * (i + 1), i % 3 != 0),
+        )
     rows = conn.execute(
         "WITH nearest AS (SELECT * FROM s3vl.query_vectors(index_name => 'test-index-5d', "
         "query_vector => ARRAY[-0.116703, 0.325043, 0.578032, 0.739321, -0.003246], top_k => 10)) "
@@ -74,8 +91,11 @@ def test_join_with_relational_data(conn) -> None:
 def test_random_index_matches_numpy(sql_stack: SqlStack, conn, top_k: int) -> None:
     index = sql_stack.indexes["rand-64"]
     query = np.random.default_rng(top_k).standard_normal(64)
-    rows = conn.execute("SELECT vector_id, similarity_score, distance, metadata FROM s3vl.query_vectors("
-                        "'rand-64', %s::double precision[], %s)", (query.tolist(), top_k)).fetchall()
+    rows = conn.execute(
+        "SELECT vector_id, similarity_score, distance, metadata FROM s3vl.query_vectors("
+        "'rand-64', %s::double precision[], %s)",
+        (query.tolist(), top_k),
+    ).fetchall()
     expected = index.ranking(query)[:top_k]
     assert [r[0] for r in rows] == [k for k, _ in expected]
     assert [r[1] for r in rows] == pytest.approx([s for _, s in expected], abs=1e-5)
@@ -85,17 +105,27 @@ def test_random_index_matches_numpy(sql_stack: SqlStack, conn, top_k: int) -> No
 def test_real_and_integer_arrays_are_accepted(sql_stack: SqlStack, conn) -> None:
     index = sql_stack.indexes["euc-8"]
     query = [1, 0, -1, 2, 0, 1, 1, -2]
-    as_int = conn.execute("SELECT vector_id FROM s3vl.query_vectors('euc-8', %s::int[], 4)", (query,)).fetchall()
-    as_real = conn.execute("SELECT vector_id FROM s3vl.query_vectors('euc-8', %s::real[], 4)", (query,)).fetchall()
-    assert [r[0] for r in as_int] == [r[0] for r in as_real] == [k for k, _ in index.ranking(np.array(query))[:4]]
+    as_int = conn.execute(
+        "SELECT vector_id FROM s3vl.query_vectors('euc-8', %s::int[], 4)", (query,)
+    ).fetchall()
+    as_real = conn.execute(
+        "SELECT vector_id FROM s3vl.query_vectors('euc-8', %s::real[], 4)", (query,)
+    ).fetchall()
+    assert (
+        [r[0] for r in as_int]
+        == [r[0] for r in as_real]
+        == [k for k, _ in index.ranking(np.array(query))[:4]]
+    )
 
 
 def test_euclidean_similarity_and_filter(sql_stack: SqlStack, conn) -> None:
     index = sql_stack.indexes["euc-8"]
     query = np.linspace(-1, 1, 8)
     rows = conn.execute(
-        "SELECT vector_id, similarity_score, distance, metadata FROM s3vl.query_vectors('euc-8', %s::float8[], 7, "
-        "TRUE, %s::jsonb)", (query.tolist(), json.dumps({"half": {"$eq": True}}))).fetchall()
+        "SELECT vector_id, similarity_score, distance, metadata "
+        "FROM s3vl.query_vectors('euc-8', %s::float8[], 7, TRUE, %s::jsonb)",
+        (query.tolist(), json.dumps({"half": {"$eq": True}})),
+    ).fetchall()
     mask = np.array([m["half"] for m in index.metadata])
     expected = index.ranking(query, mask)[:7]
     assert [r[0] for r in rows] == [k for k, _ in expected]
@@ -109,7 +139,9 @@ def test_filter_with_logical_operators(sql_stack: SqlStack, conn) -> None:
     index = sql_stack.indexes["rand-64"]
     query = np.ones(64)
     flt = {"$and": [{"group": {"$in": ["g1", "g3"]}}, {"rank": {"$lt": 300}}]}
-    rows = conn.execute("SELECT vector_id FROM s3vl.query_vectors('rand-64', %s::float8[], 20, FALSE, %s::jsonb)",
-                        (query.tolist(), json.dumps(flt))).fetchall()
+    rows = conn.execute(
+        "SELECT vector_id FROM s3vl.query_vectors('rand-64', %s::float8[], 20, FALSE, %s::jsonb)",
+        (query.tolist(), json.dumps(flt)),
+    ).fetchall()
     mask = np.array([m["group"] in ("g1", "g3") and m["rank"] < 300 for m in index.metadata])
     assert [r[0] for r in rows] == [k for k, _ in index.ranking(query, mask)[:20]]

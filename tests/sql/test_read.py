@@ -23,8 +23,11 @@ def test_walkthrough_get_vectors_shape(sql_stack: SqlStack, conn) -> None:
 
 def test_found_is_false_for_missing_ids_and_order_and_duplicates_are_kept(conn) -> None:
     ids = ["vec_010", "missing-1", "vec_010", "vec_002", "missing-1", "vec_050"]
-    rows = conn.execute("SELECT vector_id, vector IS NOT NULL, metadata IS NOT NULL, found "
-                        "FROM s3vl.get_vectors('test-index-5d', %s)", (ids,)).fetchall()
+    rows = conn.execute(
+        "SELECT vector_id, vector IS NOT NULL, metadata IS NOT NULL, found "
+        "FROM s3vl.get_vectors('test-index-5d', %s)",
+        (ids,),
+    ).fetchall()
     assert [r[0] for r in rows] == ids
     assert [r[3] for r in rows] == [True, False, True, True, False, True]
     assert [r[1] for r in rows] == [r[3] for r in rows]
@@ -32,8 +35,10 @@ def test_found_is_false_for_missing_ids_and_order_and_duplicates_are_kept(conn) 
 
 
 def test_get_vectors_without_data_or_metadata(conn) -> None:
-    rows = conn.execute("SELECT vector, metadata, found FROM s3vl.get_vectors('test-index-5d', ARRAY['vec_003'], "
-                        "return_data => FALSE, return_metadata => FALSE)").fetchall()
+    rows = conn.execute(
+        "SELECT vector, metadata, found FROM s3vl.get_vectors('test-index-5d', ARRAY['vec_003'], "
+        "return_data => FALSE, return_metadata => FALSE)"
+    ).fetchall()
     assert rows == [(None, None, True)]
 
 
@@ -42,8 +47,10 @@ def test_thousands_of_ids_in_input_order(sql_stack: SqlStack, conn) -> None:
     rng = np.random.default_rng(7)
     ids = [index.keys[i] for i in rng.integers(0, len(index.keys), 2500)] + ["absent"] * 5
     rng.shuffle(ids)
-    rows = conn.execute("SELECT vector_id, vector, found FROM s3vl.get_vectors('rand-64', %s, "
-                        "return_metadata => FALSE)", (ids,)).fetchall()
+    rows = conn.execute(
+        "SELECT vector_id, vector, found FROM s3vl.get_vectors('rand-64', %s, return_metadata => FALSE)",
+        (ids,),
+    ).fetchall()
     assert [r[0] for r in rows] == ids
     for key, vector, found in rows:
         assert found is (key != "absent")
@@ -57,8 +64,11 @@ def test_list_vectors_pages_with_a_usable_next_token(sql_stack: SqlStack, conn) 
     token = None
     pages = 0
     while True:
-        rows = conn.execute("SELECT vector_id, vector, metadata, next_token FROM s3vl.list_vectors("
-                            "'test-index-5d', max_results => 20, page_token => %s)", (token,)).fetchall()
+        rows = conn.execute(
+            "SELECT vector_id, vector, metadata, next_token FROM s3vl.list_vectors("
+            "'test-index-5d', max_results => 20, page_token => %s)",
+            (token,),
+        ).fetchall()
         pages += 1
         assert 0 < len(rows) <= 20
         assert len({r[3] for r in rows}) == 1, "every row of a page carries the same next token"
@@ -73,8 +83,9 @@ def test_list_vectors_pages_with_a_usable_next_token(sql_stack: SqlStack, conn) 
 
 def test_list_vectors_with_data_and_metadata(sql_stack: SqlStack, conn) -> None:
     index = sql_stack.indexes["euc-8"]
-    rows = conn.execute("SELECT vector_id, vector, metadata FROM s3vl.list_vectors('euc-8', 1000, NULL, TRUE, TRUE)"
-                        ).fetchall()
+    rows = conn.execute(
+        "SELECT vector_id, vector, metadata FROM s3vl.list_vectors('euc-8', 1000, NULL, TRUE, TRUE)"
+    ).fetchall()
     assert len(rows) == 200
     for key, vector, metadata in rows:
         assert np.array_equal(np.array(vector, dtype=np.float32), index.row(key))
@@ -87,21 +98,29 @@ def test_list_all_vectors_whole_index_and_segments(sql_stack: SqlStack, conn) ->
     assert sorted(everything) == sorted(index.keys)
     segments: list[str] = []
     for segment in range(3):
-        segments += [r[0] for r in conn.execute(
-            "SELECT vector_id FROM s3vl.list_all_vectors('rand-64', segment_count => 3, segment_index => %s)",
-            (segment,))]
+        segments += [
+            r[0]
+            for r in conn.execute(
+                "SELECT vector_id FROM s3vl.list_all_vectors('rand-64', "
+                "segment_count => 3, segment_index => %s)",
+                (segment,),
+            )
+        ]
     assert sorted(segments) == sorted(index.keys)
-    with_data = conn.execute("SELECT vector_id, vector FROM s3vl.list_all_vectors('rand-64', return_data => TRUE)"
-                             ).fetchall()
+    with_data = conn.execute(
+        "SELECT vector_id, vector FROM s3vl.list_all_vectors('rand-64', return_data => TRUE)"
+    ).fetchall()
     assert len(with_data) == len(index.keys)
     assert all(np.array_equal(np.array(v, dtype=np.float32), index.row(k)) for k, v in with_data)
 
 
 def test_list_indexes_and_registry_contents(sql_stack: SqlStack, conn) -> None:
-    rows = conn.execute("SELECT index_name, index_arn, dimension, distance_metric, bucket_name, region, account_id "
-                        "FROM s3vl.list_indexes()").fetchall()
+    rows = conn.execute(
+        "SELECT index_name, index_arn, dimension, distance_metric, bucket_name, region, account_id "
+        "FROM s3vl.list_indexes()"
+    ).fetchall()
     by_name = {r[0]: r for r in rows}
     for index in sql_stack.indexes.values():
-        name, arn, dimension, metric, bucket, region, account = by_name[index.name]
+        _, arn, dimension, metric, bucket, region, account = by_name[index.name]
         assert (arn, dimension, metric) == (index.arn, index.data.shape[1], index.metric)
         assert (bucket, region, account) == ("s3vl-sql-tests", "us-east-1", "000000000000")

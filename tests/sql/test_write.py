@@ -16,8 +16,9 @@ def write_index(sql_stack: SqlStack, conn):
     """A fresh 16-dimensional cosine index registered as 'write-16'."""
     client = sql_stack.s3vectors()
     name = f"write-{time.monotonic_ns()}"
-    client.create_index(vectorBucketName=BUCKET, indexName=name, dataType="float32", dimension=16,
-                        distanceMetric="cosine")
+    client.create_index(
+        vectorBucketName=BUCKET, indexName=name, dataType="float32", dimension=16, distanceMetric="cosine"
+    )
     arn = client.get_index(vectorBucketName=BUCKET, indexName=name)["index"]["indexArn"]
     conn.execute("SELECT s3vl.register_index('write-16', %s)", (arn,))
     yield name
@@ -41,11 +42,13 @@ def test_put_from_arrays_then_read_back(sql_stack: SqlStack, conn, write_index: 
     data = np.random.default_rng(1).standard_normal((3, 16)).astype(np.float32)
     written = conn.execute(
         "SELECT s3vl.put_vectors('write-16', ARRAY['a', 'b', 'c'], %s::real[], "
-        "ARRAY['{\"tag\": \"x\"}'::jsonb, NULL, '{\"tag\": \"z\", \"n\": [1, 2]}'::jsonb])", (data.tolist(),)
+        'ARRAY[\'{"tag": "x"}\'::jsonb, NULL, \'{"tag": "z", "n": [1, 2]}\'::jsonb])',
+        (data.tolist(),),
     ).fetchone()[0]
     assert written == 3
-    rows = conn.execute("SELECT vector_id, vector, metadata, found FROM s3vl.get_vectors('write-16', "
-                        "ARRAY['a', 'b', 'c'])").fetchall()
+    rows = conn.execute(
+        "SELECT vector_id, vector, metadata, found FROM s3vl.get_vectors('write-16', ARRAY['a', 'b', 'c'])"
+    ).fetchall()
     assert [r[3] for r in rows] == [True, True, True]
     for (_, vector, _, _), expected in zip(rows, data, strict=True):
         assert np.array_equal(np.array(vector, dtype=np.float32), expected)
@@ -53,28 +56,40 @@ def test_put_from_arrays_then_read_back(sql_stack: SqlStack, conn, write_index: 
 
 
 def test_put_a_single_vector_as_a_plain_array(conn, write_index: str) -> None:
-    assert conn.execute("SELECT s3vl.put_vectors('write-16', ARRAY['one'], %s::numeric[])",
-                        ([0.5] * 16,)).fetchone()[0] == 1
+    assert (
+        conn.execute(
+            "SELECT s3vl.put_vectors('write-16', ARRAY['one'], %s::numeric[])", ([0.5] * 16,)
+        ).fetchone()[0]
+        == 1
+    )
     assert conn.execute("SELECT found FROM s3vl.get_vectors('write-16', ARRAY['one'])").fetchone()[0] is True
 
 
-def test_put_and_delete_from_a_table_in_several_invocations(sql_stack: SqlStack, conn, write_index: str) -> None:
+def test_put_and_delete_from_a_table_in_several_invocations(
+    sql_stack: SqlStack, conn, write_index: str
+) -> None:
     conn.execute("CREATE TEMP TABLE items (id text PRIMARY KEY, embedding real[], meta jsonb, item_no int)")
-    conn.execute("INSERT INTO items SELECT 'item-' || i, "
-                 "ARRAY(SELECT (random() + 0.01)::real FROM generate_series(1, 16) WHERE i > 0), "
-                 "jsonb_build_object('no', i), i FROM generate_series(1, 4500) i")
-    written = conn.execute("SELECT s3vl.put_vectors('write-16', array_agg(id), array_agg(embedding), "
-                           "array_agg(meta)) FROM items").fetchone()[0]
+    conn.execute(
+        "INSERT INTO items SELECT 'item-' || i, "
+        "ARRAY(SELECT (random() + 0.01)::real FROM generate_series(1, 16) WHERE i > 0), "
+        "jsonb_build_object('no', i), i FROM generate_series(1, 4500) i"
+    )
+    written = conn.execute(
+        "SELECT s3vl.put_vectors('write-16', array_agg(id), array_agg(embedding), array_agg(meta)) FROM items"
+    ).fetchone()[0]
     assert written == 4500  # more than one invocation (2000 vectors each) and many service batches
     assert _remote_keys(sql_stack, write_index) == {f"item-{i}" for i in range(1, 4501)}
 
-    sliced = conn.execute("SELECT sum(w) FROM (SELECT s3vl.put_vectors('write-16', array_agg(id), "
-                          "array_agg(embedding)) AS w FROM items WHERE item_no <= 300 GROUP BY item_no / 100) s"
-                          ).fetchone()[0]
+    sliced = conn.execute(
+        "SELECT sum(w) FROM (SELECT s3vl.put_vectors('write-16', array_agg(id), "
+        "array_agg(embedding)) AS w FROM items WHERE item_no <= 300 GROUP BY item_no / 100) s"
+    ).fetchone()[0]
     assert sliced == 300
 
-    deleted = conn.execute("SELECT s3vl.delete_vectors('write-16', array_agg(id) || ARRAY['item-1', 'never']) "
-                           "FROM items WHERE item_no % 2 = 1").fetchone()[0]
+    deleted = conn.execute(
+        "SELECT s3vl.delete_vectors('write-16', array_agg(id) || ARRAY['item-1', 'never']) "
+        "FROM items WHERE item_no % 2 = 1"
+    ).fetchone()[0]
     assert deleted == 2251  # distinct ids: 2250 odd items plus 'never'
     assert _remote_keys(sql_stack, write_index) == {f"item-{i}" for i in range(2, 4501, 2)}
 
@@ -82,14 +97,18 @@ def test_put_and_delete_from_a_table_in_several_invocations(sql_stack: SqlStack,
 def test_async_put_and_delete_arrive(sql_stack: SqlStack, conn, write_index: str) -> None:
     data = np.random.default_rng(2).standard_normal((50, 16)).astype(np.float32)
     keys = [f"async-{i}" for i in range(50)]
-    enqueued = conn.execute("SELECT s3vl.put_vectors('write-16', %s, %s::real[], async => TRUE)",
-                            (keys, data.tolist())).fetchone()[0]
+    enqueued = conn.execute(
+        "SELECT s3vl.put_vectors('write-16', %s, %s::real[], async => TRUE)", (keys, data.tolist())
+    ).fetchone()[0]
     assert enqueued == 50
     deadline = time.monotonic() + 20
     while _remote_keys(sql_stack, write_index) != set(keys):
         assert time.monotonic() < deadline, "asynchronous put_vectors never arrived"
         time.sleep(0.2)
-    assert conn.execute("SELECT s3vl.delete_vectors('write-16', %s, async => TRUE)", (keys[:10],)).fetchone()[0] == 10
+    assert (
+        conn.execute("SELECT s3vl.delete_vectors('write-16', %s, async => TRUE)", (keys[:10],)).fetchone()[0]
+        == 10
+    )
     while _remote_keys(sql_stack, write_index) != set(keys[10:]):
         assert time.monotonic() < deadline, "asynchronous delete_vectors never arrived"
         time.sleep(0.2)
@@ -97,22 +116,40 @@ def test_async_put_and_delete_arrive(sql_stack: SqlStack, conn, write_index: str
 
 def test_register_again_updates_and_unregister_forgets(sql_stack: SqlStack, conn) -> None:
     client = sql_stack.s3vectors()
-    client.create_index(vectorBucketName=BUCKET, indexName="reg-a", dataType="float32", dimension=3,
-                        distanceMetric="euclidean")
-    client.create_index(vectorBucketName=BUCKET, indexName="reg-b", dataType="float32", dimension=7,
-                        distanceMetric="cosine")
+    client.create_index(
+        vectorBucketName=BUCKET,
+        indexName="reg-a",
+        dataType="float32",
+        dimension=3,
+        distanceMetric="euclidean",
+    )
+    client.create_index(
+        vectorBucketName=BUCKET, indexName="reg-b", dataType="float32", dimension=7, distanceMetric="cosine"
+    )
     try:
         arn_a = client.get_index(vectorBucketName=BUCKET, indexName="reg-a")["index"]["indexArn"]
         arn_b = client.get_index(vectorBucketName=BUCKET, indexName="reg-b")["index"]["indexArn"]
-        first = conn.execute("SELECT index_arn, dimension, distance_metric, description "
-                             "FROM s3vl.register_index('reg', %s, 'first')", (arn_a,)).fetchone()
+        first = conn.execute(
+            "SELECT index_arn, dimension, distance_metric, description "
+            "FROM s3vl.register_index('reg', %s, 'first')",
+            (arn_a,),
+        ).fetchone()
         assert first == (arn_a, 3, "euclidean", "first")
-        again = conn.execute("SELECT index_arn, dimension, distance_metric, description "
-                             "FROM s3vl.register_index('reg', %s, 'second')", (arn_b,)).fetchone()
+        again = conn.execute(
+            "SELECT index_arn, dimension, distance_metric, description "
+            "FROM s3vl.register_index('reg', %s, 'second')",
+            (arn_b,),
+        ).fetchone()
         assert again == (arn_b, 7, "cosine", "second")
-        assert conn.execute("SELECT count(*) FROM s3vl.list_indexes() WHERE index_name = 'reg'").fetchone()[0] == 1
+        assert (
+            conn.execute("SELECT count(*) FROM s3vl.list_indexes() WHERE index_name = 'reg'").fetchone()[0]
+            == 1
+        )
         conn.execute("SELECT s3vl.unregister_index('reg')")
-        assert conn.execute("SELECT count(*) FROM s3vl.list_indexes() WHERE index_name = 'reg'").fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM s3vl.list_indexes() WHERE index_name = 'reg'").fetchone()[0]
+            == 0
+        )
     finally:
         client.delete_index(vectorBucketName=BUCKET, indexName="reg-a")
         client.delete_index(vectorBucketName=BUCKET, indexName="reg-b")
@@ -120,9 +157,13 @@ def test_register_again_updates_and_unregister_forgets(sql_stack: SqlStack, conn
 
 def test_metadata_round_trip_through_put_and_query(conn, write_index: str) -> None:
     meta = {"title": "O'Reilly; DROP TABLE x; --", "tags": ["a", "b"], "price": 9.5, "ok": True}
-    conn.execute("SELECT s3vl.put_vectors('write-16', ARRAY[%s], %s::float8[], ARRAY[%s::jsonb])",
-                 ("k'; DELETE FROM s3vl.config; --", [1.0] + [0.0] * 15, json.dumps(meta)))
-    rows = conn.execute("SELECT vector_id, metadata FROM s3vl.query_vectors('write-16', %s::float8[], 1, TRUE, "
-                        "%s::jsonb)", ([1.0] + [0.0] * 15, json.dumps({"title": meta["title"]}))).fetchall()
+    conn.execute(
+        "SELECT s3vl.put_vectors('write-16', ARRAY[%s], %s::float8[], ARRAY[%s::jsonb])",
+        ("k'; DELETE FROM s3vl.config; --", [1.0] + [0.0] * 15, json.dumps(meta)),
+    )
+    rows = conn.execute(
+        "SELECT vector_id, metadata FROM s3vl.query_vectors('write-16', %s::float8[], 1, TRUE, %s::jsonb)",
+        ([1.0] + [0.0] * 15, json.dumps({"title": meta["title"]})),
+    ).fetchall()
     assert rows == [("k'; DELETE FROM s3vl.config; --", meta)]
     assert conn.execute("SELECT count(*) FROM s3vl.get_config()").fetchone()[0] == 1

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""s3vl.query_vectors through the whole local chain against a direct boto3 QueryVectors.
+
+One local stack, one emulator index of 10k x 768 cosine vectors, top_k 10. Measured in this run,
+interleaved so that both paths see the same machine load:
+- chain:    SELECT * FROM s3vl.query_vectors(...) over psycopg, the query vector read from a table
+            (PL/pgSQL -> aws_lambda shim -> HTTP -> Lambda service -> handler zip -> boto3 -> emulator)
+- baseline: boto3 s3vectors.query_vectors against the same emulator (target: chain / baseline <= 1.5)
+and, to show what the rest of the chain costs, the same request one layer at a time:
+- raw aws_lambda.invoke from SQL with the payload s3vl sends (no s3vl PL/pgSQL around it),
+- boto3 lambda.invoke straight to the Lambda service (no PostgreSQL, no shim).
+The differences between consecutive layers are printed as the cost of each layer.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "source" / "local"))
+
+import boto3  # noqa: E402
+import psycopg  # noqa: E402
+from s3vl_local.stack import LocalStack  # noqa: E402
+
+N, DIM, TOP_K = 10_000, 768, 10
+BUCKET, INDEX, DBNAME = "bench-sql", "bench-10k", "s3vl_bench"
+REPEATS = 60
+
+
+def _clients(env: dict[str, str]) -> tuple[Any, Any]:
+    common = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    return (
+        boto3.client("s3vectors", endpoint_url=env["AWS_ENDPOINT_URL_S3VECTORS"], **common),
+        boto3.client("lambda", endpoint_url=env["AWS_ENDPOINT_URL_LAMBDA"], **common),
+    )
+
+
+def _load_index(s3v: Any, rng: np.random.Generator) -> str:
+    s3v.create_vector_bucket(vectorBucketName=BUCKET)
+    s3v.create_index(
+        vectorBucketName=BUCKET, indexName=INDEX, dataType="float32", dimension=DIM, distanceMetric="cosine"
+    )
+    matrix = rng.standard_normal((N, DIM), dtype=np.float32)
+    for start in range(0, N, 500):
+        s3v.put_vectors(
+            vectorBucketName=BUCKET,
+            indexName=INDEX,
+            vectors=[
+                {"key": f"doc-{i}", "data": {"float32": matrix[i].tolist()}, "metadata": {"b": i % 100}}
+                for i in range(start, start + 500)
+            ],
+        )
+    return str(s3v.get_index(vectorBucketName=BUCKET, indexName=INDEX)["index"]["indexArn"])
+
+
+def _install(stack: Any, env: dict[str, str], index_arn: str) -> None:
+    with psycopg.connect(stack.pg.dsn(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
+        conn.execute(f"CREATE DATABASE {DBNAME}")
+    stack.install_shim(DBNAME)
+    subprocess.run(
+        ["psql", "-X", "-q", "-h", stack.pg.host, "-p", str(stack.pg.port), "-U", "postgres", "-d", DBNAME,
+         "-f", str(REPO / "source" / "sql" / "install.sql")],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
+        conn.execute("SELECT s3vl.configure(%s)", (env["S3VL_LAMBDA_FUNCTION_ARN"],))
+        conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX, index_arn))
+
+
+def _timed(fn: Any) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(stack: Any) -> list[dict[str, Any]]:
+    env = stack.env()
+    s3v, lam = _clients(env)
+    rng = np.random.default_rng(42)
+    index_arn = _load_index(s3v, rng)
+    _install(stack, env, index_arn)
+    queries = [rng.standard_normal(DIM).astype(np.float32) for _ in range(REPEATS)]
+    function_arn = env["S3VL_LAMBDA_FUNCTION_ARN"]
+
+    with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
+        # The query vectors live in a table, as they would when they come from the database: the chain's
+        # figure then excludes psycopg's per-element adaptation of a Python list (about 1 ms for 768).
+        conn.execute("CREATE TEMP TABLE bench_queries (n int PRIMARY KEY, v double precision[])")
+        for n, q in enumerate(queries):
+            conn.execute("INSERT INTO bench_queries VALUES (%s, %s)", (n, q.tolist()))
+        numbers = {id(q): n for n, q in enumerate(queries)}
+
+        def chain(q: np.ndarray) -> None:
+            rows = conn.execute(
+                "SELECT * FROM s3vl.query_vectors(%s, (SELECT v FROM bench_queries WHERE n = %s), %s)",
+                (INDEX, numbers[id(q)], TOP_K),
+            ).fetchall()
+            assert len(rows) == TOP_K
+
+        def payload(q: np.ndarray) -> str:
+            return json.dumps(
+                {"operation": "query_vectors", "contract_version": 1, "index_arn": index_arn,
+                 "query_vector": [float(x) for x in q], "top_k": TOP_K, "return_metadata": False}
+            )  # fmt: skip
+
+        def raw_invoke(q: np.ndarray) -> None:
+            (status,) = conn.execute(
+                "SELECT status_code FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn(%s, "
+                "'us-east-1'), %s::json, 'RequestResponse')",
+                (function_arn, payload(q)),
+            ).fetchone()
+            assert status == 200
+
+        def lambda_direct(q: np.ndarray) -> None:
+            answer = json.loads(lam.invoke(FunctionName=function_arn, Payload=payload(q))["Payload"].read())
+            assert answer["ok"], answer
+
+        def boto3_direct(q: np.ndarray) -> None:
+            answer = s3v.query_vectors(
+                indexArn=index_arn, topK=TOP_K, queryVector={"float32": q.tolist()}, returnDistance=True
+            )
+            assert len(answer["vectors"]) == TOP_K
+
+        paths = {
+            "chain": chain,
+            "raw_invoke": raw_invoke,
+            "lambda_direct": lambda_direct,
+            "boto3": boto3_direct,
+        }
+        for fn in paths.values():  # warm every layer: worker processes, clients, plans
+            for q in queries[:5]:
+                fn(q)
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        for q in queries:
+            for name, fn in paths.items():
+                times[name].append(_timed(lambda fn=fn, q=q: fn(q)))
+
+    p50 = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    base = p50["boto3"]
+    label = f"{N // 1000}k x {DIM} cosine top{TOP_K}"
+    rows: list[dict[str, Any]] = [
+        {"name": f"s3vl.query_vectors p50 via whole local chain vs boto3 QueryVectors ({label})",
+         "value": p50["chain"], "baseline": base, "ratio": p50["chain"] / base, "target": 1.5, "unit": "ms"},
+        {"name": "  layer: s3vl PL/pgSQL (validation, registry, envelope, rows)",
+         "value": p50["chain"] - p50["raw_invoke"], "baseline": base,
+         "ratio": (p50["chain"] - p50["raw_invoke"]) / base, "target": None, "unit": "ms"},
+        {"name": "  layer: aws_lambda shim in PostgreSQL (plpython, HTTP client)",
+         "value": p50["raw_invoke"] - p50["lambda_direct"], "baseline": base,
+         "ratio": (p50["raw_invoke"] - p50["lambda_direct"]) / base, "target": None, "unit": "ms"},
+        {"name": "  layer: Lambda service + handler (invoke API, runtime, contract, boto3 client)",
+         "value": p50["lambda_direct"] - base, "baseline": base,
+         "ratio": (p50["lambda_direct"] - base) / base, "target": None, "unit": "ms"},
+    ]  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="s3vl-bench-sql-") as state:
+        Path(state).chmod(0o755)  # the postgres OS user must traverse it when we run as root
+        stack = LocalStack(Path(state))
+        stack.start()
+        try:
+            results = measure(stack)
+        finally:
+            stack.stop()
+    for row in results:
+        target = "" if row["target"] is None else f" (target <= {row['target']})"
+        unit = row["unit"]
+        print(f"{row['name']}: {row['value']:.2f} {unit}, baseline {row['baseline']:.2f} {unit}, "
+              f"ratio {row['ratio']:.2f}{target}")  # fmt: skip
+    largest = max(results[1:], key=lambda row: row["value"])
+    print(f"largest share of the difference: {largest['name'].strip()} ({largest['value']:.2f} ms)")
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
