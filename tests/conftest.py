@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from s3vl_local.lambda_service.server import LambdaService
 from s3vl_local.postgres import PostgresCluster, make_shared_dir
+from s3vl_local.stack import LocalStack
 
 
 def _shared_temp_dir(prefix: str) -> Path:
@@ -43,4 +44,19 @@ def lambda_service() -> Iterator[LambdaService]:
         yield service
     finally:
         service.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    """The whole local stack in a temporary directory: PostgreSQL, the S3 Vectors emulator and the Lambda
+    service, the function s3vl-vector-query created from the current zip (package.sh builds it when
+    missing) and the Aurora shim installed in database s3vl_test (the stack's PGDATABASE)."""
+    state_dir = _shared_temp_dir("s3vl-stack-")
+    stack = LocalStack(state_dir, dbname="s3vl_test")
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
         shutil.rmtree(state_dir, ignore_errors=True)

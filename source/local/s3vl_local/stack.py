@@ -133,12 +133,9 @@ class LocalStack:
             ["--data-dir", str(self.state_dir / "s3vectors")],
             self.run_dir,
         )
+        # Its arguments name the emulator's URL, known once the emulator runs: set in start().
+        self.lambda_service = Daemon("lambda", "s3vl_local.lambda_service", [], self.run_dir)
         self.env_file = self.state_dir / "stack.env"
-
-    def lambda_daemon(self, s3vectors_url: str) -> Daemon:
-        args = ["--state-dir", str(self.state_dir / "lambda")]
-        args += ["--function-env", f"AWS_ENDPOINT_URL_S3VECTORS={s3vectors_url}"]
-        return Daemon("lambda", "s3vl_local.lambda_service", args, self.run_dir)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -147,7 +144,9 @@ class LocalStack:
         make_shared_dir(self.state_dir)
         self.pg.start()
         s3vectors_url = self.emulator.start()
-        lambda_url = self.lambda_daemon(s3vectors_url).start()
+        self.lambda_service.args = ["--state-dir", str(self.state_dir / "lambda")]
+        self.lambda_service.args += ["--function-env", f"AWS_ENDPOINT_URL_S3VECTORS={s3vectors_url}"]
+        lambda_url = self.lambda_service.start()
         self.deploy_function(lambda_url)
         self.install_shim(self.dbname)
         self.env_file.write_text(
@@ -160,23 +159,22 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop the Lambda service (and with it its workers), the emulator and PostgreSQL, by PID."""
-        self.lambda_daemon("").stop()
+        self.lambda_service.stop()
         self.emulator.stop()
         self.pg.stop()
         self.env_file.unlink(missing_ok=True)
 
     def status(self) -> dict[str, str]:
-        lambda_daemon = self.lambda_daemon("")
         return {
             "postgres": f"running on {self.pg.host}:{self.pg.port}" if self.pg.is_running() else "stopped",
             "s3vectors": f"running at {self.emulator.url()}" if self.emulator.pid() else "stopped",
-            "lambda": f"running at {lambda_daemon.url()}" if lambda_daemon.pid() else "stopped",
+            "lambda": f"running at {self.lambda_service.url()}" if self.lambda_service.pid() else "stopped",
         }
 
     def env(self) -> dict[str, str]:
         """The stack.env variables; raises when a component is not running."""
         s3vectors_url = self.emulator.url()
-        lambda_url = self.lambda_daemon("").url()
+        lambda_url = self.lambda_service.url()
         if not (self.pg.is_running() and s3vectors_url and lambda_url):
             raise StackError(f"the local stack in {self.state_dir} is not running: run `s3vl-local up`")
         return {
@@ -197,7 +195,7 @@ class LocalStack:
 
     def install_shim(self, dbname: str) -> None:
         """Create `dbname` if needed and install the Aurora shim there, pointed at this stack's service."""
-        lambda_url = self.lambda_daemon("").url()
+        lambda_url = self.lambda_service.url()
         if not lambda_url:
             raise StackError("the Lambda service is not running: run `s3vl-local up` first")
         self.pg.create_database(dbname)
