@@ -5,7 +5,9 @@ speak the contract. validate_config() reports the same failures as rows instead 
 from __future__ import annotations
 
 import io
+import json
 import threading
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -254,3 +256,44 @@ def test_answers_over_the_payload_limit_are_split(sql_stack: SqlStack, conn) -> 
     finally:
         conn.execute("SELECT s3vl.unregister_index('bulky')")
         client.delete_index(vectorBucketName="s3vl-sql-tests", indexName="bulky")
+
+
+def _faults(sql_stack: SqlStack, method: str, plan: dict[str, Any] | None = None) -> None:
+    """Set or clear a fault plan on the stack's S3 Vectors emulator (its /_s3vl/faults control API)."""
+    body = None if plan is None else json.dumps(plan).encode()
+    request = urllib.request.Request(
+        sql_stack.env["AWS_ENDPOINT_URL_S3VECTORS"] + "/_s3vl/faults", data=body, method=method
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    ("error", "sqlstate", "code"),
+    [
+        ("ServiceUnavailableException", "SV004", "SERVICE_UNAVAILABLE"),
+        ("InternalServerException", "SV004", "SERVICE_UNAVAILABLE"),
+        ("TooManyRequestsException", "SV004", "THROTTLED"),
+        ("RequestTimeoutException", "SV005", "AWS_TIMEOUT"),
+    ],
+)
+def test_emulator_faults_raise_their_sqlstate(sql_stack: SqlStack, conn, error: str, sqlstate: str,
+                                              code: str) -> None:  # fmt: skip
+    _faults(sql_stack, "PUT", {"operation": "QueryVectors", "error": error})
+    try:
+        failure = raises_sqlstate(conn, QUERY)
+    finally:
+        _faults(sql_stack, "DELETE")
+    assert failure.sqlstate == sqlstate, str(failure)
+    assert code in failure.diag.message_detail and error in failure.diag.message_detail
+    assert len(conn.execute(QUERY).fetchall()) == 5  # the fault cleared, the same call succeeds
+
+
+def test_a_transient_fault_is_retried_by_the_function(sql_stack: SqlStack, conn) -> None:
+    _faults(
+        sql_stack, "PUT", {"operation": "QueryVectors", "error": "ServiceUnavailableException", "next": 1}
+    )
+    try:
+        assert len(conn.execute(QUERY).fetchall()) == 5
+    finally:
+        _faults(sql_stack, "DELETE")
