@@ -195,3 +195,18 @@ def test_an_invocation_is_not_undone_by_rollback(dsn: str, lambda_service: Lambd
         conn.execute(f"SELECT * FROM aws_lambda.invoke('{FN}', %s::json)", (json.dumps({"m": marker}),))
         conn.rollback()
     assert marker in lambda_service.function_log(FN).read_text()
+
+
+def test_callers_search_path_cannot_redirect_the_security_definer_shim(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS hijack")
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION hijack.current_setting(text, boolean) RETURNS text "
+            "LANGUAGE sql AS $$ SELECT 'http://127.0.0.1:1' $$"
+        )
+        conn.execute("SET search_path = hijack, pg_catalog, public")
+        (payload,) = conn.execute(
+            f"SELECT payload FROM aws_lambda.invoke('{FN}', '{{\"safe\": 1}}'::json)"
+        ).fetchone()
+        conn.execute("DROP SCHEMA hijack CASCADE")
+    assert payload["echo"] == {"safe": 1}

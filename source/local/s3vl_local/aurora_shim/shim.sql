@@ -88,9 +88,9 @@ def timeout_ms(settings, name, default):
 def invoke():
     if "settings_plan" not in SD:
         SD["settings_plan"] = plpy.prepare(
-            "SELECT current_setting('aws_lambda.endpoint_url', true) AS endpoint_url,"
-            " current_setting('aws_lambda.connect_timeout_ms', true) AS connect_timeout_ms,"
-            " current_setting('aws_lambda.request_timeout_ms', true) AS request_timeout_ms"
+            "SELECT pg_catalog.current_setting('aws_lambda.endpoint_url', true) AS endpoint_url,"
+            " pg_catalog.current_setting('aws_lambda.connect_timeout_ms', true) AS connect_timeout_ms,"
+            " pg_catalog.current_setting('aws_lambda.request_timeout_ms', true) AS request_timeout_ms"
         )
     settings = plpy.execute(SD["settings_plan"])[0]
     connect_timeout = timeout_ms(settings, "connect_timeout_ms", 1000)
@@ -217,16 +217,18 @@ END
 $$;
 
 -- Aurora's four overloads. SECURITY DEFINER so that EXECUTE on aws_lambda.invoke is the only grant a
--- caller needs (as on Aurora); the HTTP client itself stays private.
+-- caller needs (as on Aurora); the HTTP client itself stays private. Every name in these bodies and in
+-- the functions they call is schema-qualified, so no search_path a caller sets can redirect them; the
+-- search_path is not pinned with SET because that replans every call (+0.5 ms, benchmarks/bench_shim.py).
 CREATE OR REPLACE FUNCTION aws_lambda.invoke(
     IN function_name aws_commons._lambda_function_arn_1, IN payload json,
     IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
     IN context json DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
     OUT status_code int, OUT payload json, OUT executed_version text, OUT log_result text)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
+LANGUAGE sql VOLATILE SECURITY DEFINER
 AS $$
-    SELECT r.status_code, r.response_payload::json, r.executed_version, r.log_result
-    FROM aws_lambda_local.invoke(($1).function_name, ($1).region, $2::text, $3, $4, $5::text, $6) AS r
+    SELECT r.status_code, r.response_payload::pg_catalog.json, r.executed_version, r.log_result
+    FROM aws_lambda_local.invoke(($1).function_name, ($1).region, $2::pg_catalog.text, $3, $4, $5::pg_catalog.text, $6) AS r
 $$;
 
 CREATE OR REPLACE FUNCTION aws_lambda.invoke(
@@ -234,10 +236,10 @@ CREATE OR REPLACE FUNCTION aws_lambda.invoke(
     IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
     IN context jsonb DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
     OUT status_code int, OUT payload jsonb, OUT executed_version text, OUT log_result text)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
+LANGUAGE sql VOLATILE SECURITY DEFINER
 AS $$
-    SELECT r.status_code, r.response_payload::jsonb, r.executed_version, r.log_result
-    FROM aws_lambda_local.invoke(($1).function_name, ($1).region, $2::text, $3, $4, $5::text, $6) AS r
+    SELECT r.status_code, r.response_payload::pg_catalog.jsonb, r.executed_version, r.log_result
+    FROM aws_lambda_local.invoke(($1).function_name, ($1).region, $2::pg_catalog.text, $3, $4, $5::pg_catalog.text, $6) AS r
 $$;
 
 CREATE OR REPLACE FUNCTION aws_lambda.invoke(
@@ -245,10 +247,10 @@ CREATE OR REPLACE FUNCTION aws_lambda.invoke(
     IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
     IN context json DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
     OUT status_code int, OUT payload json, OUT executed_version text, OUT log_result text)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
+LANGUAGE sql VOLATILE SECURITY DEFINER
 AS $$
-    SELECT r.status_code, r.response_payload::json, r.executed_version, r.log_result
-    FROM aws_lambda_local.invoke($1, $3, $2::text, $4, $5, $6::text, $7) AS r
+    SELECT r.status_code, r.response_payload::pg_catalog.json, r.executed_version, r.log_result
+    FROM aws_lambda_local.invoke($1, $3, $2::pg_catalog.text, $4, $5, $6::pg_catalog.text, $7) AS r
 $$;
 
 CREATE OR REPLACE FUNCTION aws_lambda.invoke(
@@ -256,10 +258,10 @@ CREATE OR REPLACE FUNCTION aws_lambda.invoke(
     IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
     IN context jsonb DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
     OUT status_code int, OUT payload jsonb, OUT executed_version text, OUT log_result text)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
+LANGUAGE sql VOLATILE SECURITY DEFINER
 AS $$
-    SELECT r.status_code, r.response_payload::jsonb, r.executed_version, r.log_result
-    FROM aws_lambda_local.invoke($1, $3, $2::text, $4, $5, $6::text, $7) AS r
+    SELECT r.status_code, r.response_payload::pg_catalog.jsonb, r.executed_version, r.log_result
+    FROM aws_lambda_local.invoke($1, $3, $2::pg_catalog.text, $4, $5, $6::pg_catalog.text, $7) AS r
 $$;
 
 -- Grants as on Aurora: nothing for PUBLIC on aws_lambda; roles need USAGE on the schema and EXECUTE.
