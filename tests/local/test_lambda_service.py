@@ -239,7 +239,7 @@ def test_import_error_is_reported_as_lambda_does(cli: Cli) -> None:
     assert "module_that_does_not_exist" in payload["errorMessage"]
 
 
-def test_concurrency_limit_answers_429(cli: Cli) -> None:
+def test_concurrency_limit_answers_429(cli: Cli, lambda_service: LambdaService) -> None:
     cli.create("throttled", cli.workdir / "behaviours.zip", timeout=5)
     cli.run(
         "put-function-concurrency", "--function-name", "throttled", "--reserved-concurrent-executions", "1"
@@ -249,7 +249,12 @@ def test_concurrency_limit_answers_429(cli: Cli) -> None:
     )
     busy.start()
     try:
-        time.sleep(1.0)  # the first invocation holds the only slot
+        # Wait until the handler of the first invocation runs: it holds the only slot for 2 s.
+        worker_logs = lambda_service.log_dir / "throttled"
+        deadline = time.monotonic() + 20
+        while not any("'sleep': 2" in log.read_text() for log in worker_logs.glob("*.log")):
+            assert time.monotonic() < deadline, "the first invocation never started"
+            time.sleep(0.02)
         refused = cli.run("invoke", "--function-name", "throttled", "out.json", check=False)
         assert refused.returncode != 0
         assert "TooManyRequestsException" in refused.stderr and "Rate Exceeded." in refused.stderr
