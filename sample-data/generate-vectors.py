@@ -61,7 +61,9 @@ def write_files(vectors: list[dict[str, object]], output: Path) -> list[Path]:
     if len(batches) == 1:
         paths = [output]
     else:
-        paths = [output.with_name(f"{output.stem}-{n:03d}{output.suffix}") for n in range(1, len(batches) + 1)]
+        paths = [
+            output.with_name(f"{output.stem}-{n:03d}{output.suffix}") for n in range(1, len(batches) + 1)
+        ]
     for path, batch in zip(paths, batches, strict=True):
         # One vector per line: readable, and diffs show exactly which vectors changed.
         lines = ",\n".join("  " + json.dumps(vector) for vector in batch)
