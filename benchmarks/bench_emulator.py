@@ -50,7 +50,7 @@ def _client(url: str) -> Any:
     return boto3.client(
         "s3vectors",
         endpoint_url=url,
-        region_name="us-east-1",
+        region_name="us-west-2",
         aws_access_key_id="x",
         aws_secret_access_key="x",
     )

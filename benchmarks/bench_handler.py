@@ -40,11 +40,11 @@ HANDLER_INIT = """
 sys.path.insert(0, sys.argv[1])
 import lambda_function
 from s3vl_lambda.clients import client_for
-client_for("us-east-1")
+client_for("us-west-2")
 """
 BARE_INIT = """
 import boto3
-boto3.client("s3vectors", region_name="us-east-1")
+boto3.client("s3vectors", region_name="us-west-2")
 """
 
 
@@ -82,7 +82,7 @@ def _request_and_response() -> tuple[dict[str, Any], dict[str, Any]]:
     rng = random.Random(7)
     request = {
         "operation": "query_vectors",
-        "index_arn": "arn:aws:s3vectors:us-east-1:123456789012:bucket/bench-bucket/index/bench-index",
+        "index_arn": "arn:aws:s3vectors:us-west-2:123456789012:bucket/bench-bucket/index/bench-index",
         "query_vector": [rng.uniform(-1, 1) for _ in range(DIMENSION)],
         "top_k": TOP_K,
         "return_metadata": True,
@@ -111,7 +111,7 @@ def warm_query() -> dict[str, Any]:
 
     request, service_response = _request_and_response()
     request_text = json.dumps(request)
-    stubber = Stubber(client_for("us-east-1"))
+    stubber = Stubber(client_for("us-west-2"))
     for _ in range(WARM_CALLS + 1):
         stubber.add_response("query_vectors", service_response)
     with stubber, contextlib.redirect_stdout(io.StringIO()):

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         boto3.client(
             "lambda",
             endpoint_url=service.url,
-            region_name="us-east-1",
+            region_name="us-west-2",
             aws_access_key_id="bench",
             aws_secret_access_key="bench",
         ).create_function(

@@ -38,7 +38,7 @@ REPEATS = 60
 
 
 def _clients(env: dict[str, str]) -> tuple[Any, Any]:
-    common = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    common = {"region_name": "us-west-2", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
     return (
         boto3.client("s3vectors", endpoint_url=env["AWS_ENDPOINT_URL_S3VECTORS"], **common),
         boto3.client("lambda", endpoint_url=env["AWS_ENDPOINT_URL_LAMBDA"], **common),
@@ -117,7 +117,7 @@ def measure(stack: Any) -> list[dict[str, Any]]:
         def raw_invoke(q: np.ndarray) -> None:
             (status,) = conn.execute(
                 "SELECT status_code FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn(%s, "
-                "'us-east-1'), %s::json, 'RequestResponse')",
+                "'us-west-2'), %s::json, 'RequestResponse')",
                 (function_arn, payload(q)),
             ).fetchone()
             assert status == 200

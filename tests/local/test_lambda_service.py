@@ -18,7 +18,7 @@ from s3vl_local.lambda_service.server import LambdaService
 from s3vl_local.processes import is_alive
 
 AWS = str(Path(sys.executable).with_name("aws"))
-ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"
+ARN_PREFIX = "arn:aws:lambda:us-west-2:000000000000:function:"
 
 
 class Cli:
@@ -31,7 +31,7 @@ class Cli:
             "AWS_ENDPOINT_URL_LAMBDA": service.url,
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-west-2",
             "AWS_MAX_ATTEMPTS": "1",
             "AWS_RETRY_MODE": "standard",
             "AWS_CONFIG_FILE": "/dev/null",
@@ -111,7 +111,7 @@ def test_request_response_runs_the_handler_with_lambdas_context_and_environment(
     assert 0 < payload["remaining_ms"] <= 2000
     assert len(payload["aws_request_id"]) == 36
     env = payload["env"]
-    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-west-2"
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "behaviours"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
     assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"

@@ -18,7 +18,7 @@ from s3vl_local.postgres import PostgresCluster
 
 DB = "shim_invoke"
 FN = "shim-behaviours"
-ARN = f"arn:aws:lambda:us-east-1:000000000000:function:{FN}"
+ARN = f"arn:aws:lambda:us-west-2:000000000000:function:{FN}"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def dsn(pg_cluster: PostgresCluster, lambda_service: LambdaService) -> Iterator[
     client = boto3.client(
         "lambda",
         endpoint_url=lambda_service.url,
-        region_name="us-east-1",
+        region_name="us-west-2",
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
@@ -68,12 +68,12 @@ MAKE_ARN = "aws_commons.create_lambda_function_arn"
     ("call", "payload_type"),
     [
         (f"aws_lambda.invoke({MAKE_ARN}('{FN}'), {K}::json)", "json"),
-        (f"aws_lambda.invoke({MAKE_ARN}('{FN}', 'us-east-1'), {K}::jsonb)", "jsonb"),
+        (f"aws_lambda.invoke({MAKE_ARN}('{FN}', 'us-west-2'), {K}::jsonb)", "jsonb"),
         (f"aws_lambda.invoke('{FN}', {K}::json)", "json"),
         (f"aws_lambda.invoke('{FN}', {K}::jsonb)", "jsonb"),
         (f"aws_lambda.invoke('{ARN}', {K}::json)", "json"),
-        (f"aws_lambda.invoke('000000000000:function:{FN}', {K}::jsonb, 'us-east-1')", "jsonb"),
-        (f"aws_lambda.invoke('({FN},us-east-1)'::aws_commons._lambda_function_arn_1, {K}::json)", "json"),
+        (f"aws_lambda.invoke('000000000000:function:{FN}', {K}::jsonb, 'us-west-2')", "jsonb"),
+        (f"aws_lambda.invoke('({FN},us-west-2)'::aws_commons._lambda_function_arn_1, {K}::json)", "json"),
     ],
 )
 def test_every_overload_returns_aurora_columns(dsn: str, call: str, payload_type: str) -> None:
@@ -130,11 +130,11 @@ def test_pitfall_third_positional_argument_is_region_not_invocation_type(dsn: st
 
 
 def test_pitfall_quoted_composite_literal_resolves_to_the_text_overload(dsn: str) -> None:
-    err = error(dsn, f"SELECT * FROM aws_lambda.invoke('({FN},us-east-1)', '{{}}'::json)")
+    err = error(dsn, f"SELECT * FROM aws_lambda.invoke('({FN},us-west-2)', '{{}}'::json)")
     assert err.sqlstate == "39000"
     assert err.diag.message_primary == "invoke API failed"
     assert "ValidationException" in (err.diag.message_detail or "")
-    assert f"({FN},us-east-1)" in (err.diag.message_detail or "")
+    assert f"({FN},us-west-2)" in (err.diag.message_detail or "")
 
 
 def test_function_error_raises_lambda_invocation_failed(dsn: str) -> None:

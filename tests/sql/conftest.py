@@ -92,7 +92,7 @@ class SqlStack:
     def s3vectors(self) -> Any:
         return boto3.client(
             "s3vectors",
-            region_name="us-east-1",
+            region_name="us-west-2",
             endpoint_url=self.env["AWS_ENDPOINT_URL_S3VECTORS"],
             aws_access_key_id="test",
             aws_secret_access_key="test",
@@ -101,7 +101,7 @@ class SqlStack:
     def lambda_client(self) -> Any:
         return boto3.client(
             "lambda",
-            region_name="us-east-1",
+            region_name="us-west-2",
             endpoint_url=self.env["AWS_ENDPOINT_URL_LAMBDA"],
             aws_access_key_id="test",
             aws_secret_access_key="test",

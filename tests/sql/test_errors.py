@@ -99,17 +99,17 @@ Q5 = "ARRAY[0.1, 0.2, 0.3, 0.4, 0.5]"
         ("SELECT s3vl.delete_vectors('test-index-5d', ARRAY['a', NULL])", "NULL"),
         ("SELECT s3vl.configure('not-an-arn')", "invalid Lambda function ARN"),
         (
-            "SELECT s3vl.configure('arn:aws:lambda:us-east-1:000000000000:function:f', 'eu-west-1')",
+            "SELECT s3vl.configure('arn:aws:lambda:us-west-2:000000000000:function:f', 'eu-west-1')",
             "does not match",
         ),
         (
-            "SELECT s3vl.configure('arn:aws:lambda:us-east-1:000000000000:function:f', NULL, 901)",
+            "SELECT s3vl.configure('arn:aws:lambda:us-west-2:000000000000:function:f', NULL, 901)",
             "timeout_seconds",
         ),
         ("SELECT s3vl.configure(NULL)", "ARN"),
         (
             "SELECT s3vl.register_index('x''; DROP TABLE s3vl.config; --', "
-            "'arn:aws:s3vectors:us-east-1:000000000000:bucket/b/index/i')",
+            "'arn:aws:s3vectors:us-west-2:000000000000:bucket/b/index/i')",
             "invalid index name",
         ),
         (
@@ -169,7 +169,7 @@ def test_remote_index_missing_raises_sv002(sql_stack: SqlStack, conn) -> None:
     error = raises_sqlstate(
         conn,
         "SELECT s3vl.register_index('ghost', "
-        "'arn:aws:s3vectors:us-east-1:000000000000:bucket/s3vl-sql-tests/index/ghost')",
+        "'arn:aws:s3vectors:us-west-2:000000000000:bucket/s3vl-sql-tests/index/ghost')",
     )
     assert error.sqlstate == "SV002"
     assert "INDEX_NOT_FOUND" in error.diag.message_detail and "NotFoundException" in error.diag.message_detail
@@ -187,7 +187,7 @@ def test_not_configured_raises_55000(sql_stack: SqlStack) -> None:
             error = raises_sqlstate(
                 other,
                 "SELECT s3vl.register_index('x', "
-                "'arn:aws:s3vectors:us-east-1:000000000000:bucket/bbb/index/iii')",
+                "'arn:aws:s3vectors:us-west-2:000000000000:bucket/bbb/index/iii')",
             )
             assert error.sqlstate == "55000" and "s3vl.configure" in error.diag.message_hint
             checks = other.execute("SELECT check_name, status FROM s3vl.validate_config()").fetchall()

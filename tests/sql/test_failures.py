@@ -128,7 +128,7 @@ def test_lambda_service_down_raises_sv007(conn) -> None:
 
 def test_function_not_found_raises_sv007(sql_stack: SqlStack, conn) -> None:
     error = _fails(
-        sql_stack, conn, "arn:aws:lambda:us-east-1:000000000000:function:s3vl-sql-no-such-function"
+        sql_stack, conn, "arn:aws:lambda:us-west-2:000000000000:function:s3vl-sql-no-such-function"
     )
     assert error.sqlstate == "SV007" and "LAMBDA_NOT_FOUND" in error.diag.message_detail
 

@@ -24,20 +24,20 @@ READ = [
     "SELECT * FROM s3vl.error_codes()",
 ]
 ADMIN = [
-    "SELECT s3vl.configure('arn:aws:lambda:us-east-1:000000000000:function:somewhere-else')",
+    "SELECT s3vl.configure('arn:aws:lambda:us-west-2:000000000000:function:somewhere-else')",
     "SELECT s3vl.register_index('other', "
-    "'arn:aws:s3vectors:us-east-1:000000000000:bucket/s3vl-sql-tests/index/walk-5d')",
+    "'arn:aws:s3vectors:us-west-2:000000000000:bucket/s3vl-sql-tests/index/walk-5d')",
     "SELECT s3vl.unregister_index('test-index-5d')",
     "SELECT s3vl.put_vectors('test-index-5d', ARRAY['p'], ARRAY[[1, 2, 3, 4, 5]])",
     "SELECT s3vl.delete_vectors('test-index-5d', ARRAY['p'])",
 ]
 DIRECT = [
     "SELECT * FROM s3vl.config",
-    "UPDATE s3vl.config SET lambda_arn = 'arn:aws:lambda:us-east-1:000000000000:function:evil'",
+    "UPDATE s3vl.config SET lambda_arn = 'arn:aws:lambda:us-west-2:000000000000:function:evil'",
     "INSERT INTO s3vl.index_registry (index_name) VALUES ('x')",
     "SELECT s3vl._invoke('health', '{}'::jsonb)",
     "SELECT * FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn("
-    "'arn:aws:lambda:us-east-1:000000000000:function:s3vl-vector-query'), '{}'::json)",
+    "'arn:aws:lambda:us-west-2:000000000000:function:s3vl-vector-query'), '{}'::json)",
     "CREATE FUNCTION s3vl.query_vectors_evil() RETURNS int LANGUAGE sql AS 'SELECT 1'",
 ]
 
@@ -90,7 +90,7 @@ def test_admin_can_configure_register_and_write(sql_stack: SqlStack) -> None:
     index = sql_stack.indexes["test-index-5d"]
     with _as(sql_stack, "s3vl_t_admin") as conn:
         assert conn.execute(READ[0]).fetchall()
-        conn.execute("SELECT s3vl.configure(%s, 'us-east-1', 20)", (sql_stack.function_arn,))
+        conn.execute("SELECT s3vl.configure(%s, 'us-west-2', 20)", (sql_stack.function_arn,))
         row = conn.execute(
             "SELECT dimension FROM s3vl.register_index('admin-copy', %s)", (index.arn,)
         ).fetchone()

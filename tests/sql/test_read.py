@@ -123,4 +123,4 @@ def test_list_indexes_and_registry_contents(sql_stack: SqlStack, conn) -> None:
     for index in sql_stack.indexes.values():
         _, arn, dimension, metric, bucket, region, account = by_name[index.name]
         assert (arn, dimension, metric) == (index.arn, index.data.shape[1], index.metric)
-        assert (bucket, region, account) == ("s3vl-sql-tests", "us-east-1", "000000000000")
+        assert (bucket, region, account) == ("s3vl-sql-tests", "us-west-2", "000000000000")

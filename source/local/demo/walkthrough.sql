@@ -5,8 +5,7 @@
 
 \echo '== Step 3: configure, validate, register the index'
 \getenv S3VL_LAMBDA_FUNCTION_ARN S3VL_LAMBDA_FUNCTION_ARN
-\getenv AWS_DEFAULT_REGION AWS_DEFAULT_REGION
-SELECT s3vl.configure(:'S3VL_LAMBDA_FUNCTION_ARN', :'AWS_DEFAULT_REGION');
+SELECT s3vl.configure(:'S3VL_LAMBDA_FUNCTION_ARN', 'us-west-2');
 SELECT * FROM s3vl.validate_config();
 \getenv S3VL_S3_INDEX_ARN S3VL_S3_INDEX_ARN
 SELECT s3vl.register_index('test-index-5d', :'S3VL_S3_INDEX_ARN', 'Test 5-dimensional vectors for demonstration');

@@ -19,7 +19,7 @@ def make_client(url: str, validate: bool = True) -> Any:
     return boto3.client(
         "s3vectors",
         endpoint_url=url,
-        region_name="us-east-1",
+        region_name="us-west-2",
         aws_access_key_id="test",
         aws_secret_access_key="test",
         config=Config(parameter_validation=validate, retries={"max_attempts": 1}),

@@ -20,7 +20,7 @@ def _aws(emulator: Any, *args: str, via_env: bool = False) -> Any:
         "HOME": os.environ.get("HOME", "/tmp"),
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-west-2",
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     }

@@ -13,7 +13,7 @@ from s3vl_local.s3vectors.model import service_model
 
 from .shapes import shape_problems
 
-ARN_PREFIX = "arn:aws:s3vectors:us-east-1:000000000000:bucket/"
+ARN_PREFIX = "arn:aws:s3vectors:us-west-2:000000000000:bucket/"
 
 
 def test_every_operation_answers_with_its_output_shape(client: Any) -> None:

@@ -31,7 +31,7 @@ def _client(url: str, attempts: int = 1) -> Any:
     return boto3.client(
         "s3vectors",
         endpoint_url=url,
-        region_name="us-east-1",
+        region_name="us-west-2",
         aws_access_key_id="test",
         aws_secret_access_key="test",
         config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),

@@ -59,6 +59,6 @@ def _scenario(c: Any) -> list[Any]:
 
 def test_emulator_matches_moto(emulator: Any) -> None:
     with mock_aws():
-        moto_results = _scenario(boto3.client("s3vectors", region_name="us-east-1"))
+        moto_results = _scenario(boto3.client("s3vectors", region_name="us-west-2"))
     emulator_results = _scenario(make_client(emulator.url))
     assert emulator_results == moto_results

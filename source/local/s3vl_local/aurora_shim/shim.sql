@@ -45,7 +45,7 @@ import time
 import urllib.parse
 
 LOCAL_ACCOUNT = "000000000000"
-LOCAL_REGION = "us-east-1"
+LOCAL_REGION = "us-west-2"
 TIMEOUT_RANGE_MS = (1, 900000)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from s3vl_local.lambda_service.errors import LambdaApiError, invalid_parameter, not_found
 
-REGION = "us-east-1"
+REGION = "us-west-2"
 ACCOUNT = "000000000000"
 LATEST = "$LATEST"
 SUPPORTED_RUNTIME = re.compile(r"python3\.\d+")

@@ -63,7 +63,7 @@ class Bucket:
 
 class Catalog:
     def __init__(
-        self, data_dir: Path | None, region: str = "us-east-1", account: str = "000000000000"
+        self, data_dir: Path | None, region: str = "us-west-2", account: str = "000000000000"
     ) -> None:
         self.region, self.account = region, account
         self._lock = threading.RLock()
