@@ -9,7 +9,7 @@ SELECT s3vl.configure(:'S3VL_LAMBDA_FUNCTION_ARN', 'us-west-2');
 SELECT * FROM s3vl.validate_config();
 \getenv S3VL_S3_INDEX_ARN S3VL_S3_INDEX_ARN
 SELECT s3vl.register_index('test-index-5d', :'S3VL_S3_INDEX_ARN', 'Test 5-dimensional vectors for demonstration');
-SELECT * FROM s3vl.list_indexes();
+SELECT index_name, dimension, distance_metric, index_arn FROM s3vl.list_indexes();
 
 \echo '== Step 5a: nearest neighbours of a query vector'
 SELECT * FROM s3vl.query_vectors(index_name => 'test-index-5d',
@@ -31,14 +31,15 @@ SELECT vector_id, similarity_score, metadata FROM s3vl.query_vectors(
     return_metadata => TRUE, metadata_filter => '{"category": "test"}'::jsonb);
 
 \echo '== Step 6: join with relational data: in-stock products under 500, best first'
+SET client_min_messages = warning;  -- the table may exist from an earlier run
 \ir products.sql
-WITH similar AS (
+WITH nearest AS (
     SELECT vector_id, similarity_score
     FROM s3vl.query_vectors(index_name => 'test-index-5d',
-        query_vector => ARRAY[-0.116703, 0.325043, 0.578032, 0.739321, -0.003246], top_k => 10)
+        query_vector => ARRAY[-0.5, 0.1, 0.2, 0.6, -0.1], top_k => 10)
 )
 SELECT p.vector_key, p.product_name, p.price, round(s.similarity_score::numeric, 6) AS similarity_score
-FROM similar s
+FROM nearest s
 JOIN s3vl_demo_products p ON p.vector_key = s.vector_id
 WHERE p.in_stock AND p.price < 500
 ORDER BY s.similarity_score DESC
