@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# The local stack's state (make up/down, make demo); s3vl-local reads the same variable.
+S3VL_STATE_DIR ?= .local
 CFN_TEMPLATE := deployment/cloudformation/template.yaml
 # Regions with S3 Vectors, so the lint covers regional differences in resource and runtime support.
 CFN_LINT_REGIONS := us-east-1 us-east-2 us-west-2 eu-central-1 eu-west-1 ap-southeast-2 ap-northeast-1
@@ -45,10 +47,10 @@ package: ## build source/lambda/build/sample-rds-lambda-s3vector.zip
 	source/lambda/package.sh
 
 up: setup package ## start the local stack (PostgreSQL + shim, S3 Vectors emulator, Lambda service); writes .local/stack.env
-	$(BIN)/s3vl-local up --state-dir .local
+	$(BIN)/s3vl-local up --state-dir $(S3VL_STATE_DIR)
 
 down: ## stop every process of the local stack
-	@if [ -x $(BIN)/s3vl-local ]; then $(BIN)/s3vl-local down --state-dir .local; fi
+	@if [ -x $(BIN)/s3vl-local ]; then $(BIN)/s3vl-local down --state-dir $(S3VL_STATE_DIR); fi
 
 demo: setup ## run the whole walkthrough on the local stack (psql + AWS CLI), leaving the stack up
 	source/local/demo/demo.sh

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 ROOT=$PWD
+# Where the stack keeps its state; `make up` and s3vl-local read the same variable.
+export S3VL_STATE_DIR=${S3VL_STATE_DIR:-.local}
 START_NS=$(date +%s%N)
 STEP=0
 
@@ -31,7 +33,7 @@ export PATH="$ROOT/.venv/bin:$PATH"
 step "Start the local stack (PostgreSQL + aws_lambda shim, Lambda service, S3 Vectors emulator)"
 make --no-print-directory up
 # shellcheck disable=SC1091
-source .local/stack.env
+source "$S3VL_STATE_DIR/stack.env"
 echo "PostgreSQL on $PGHOST:$PGPORT, S3 Vectors at $AWS_ENDPOINT_URL_S3VECTORS, Lambda at $AWS_ENDPOINT_URL_LAMBDA"
 
 step "Create the vector bucket and the 5-dimension cosine index (AWS CLI)"
@@ -72,5 +74,5 @@ printf '\nDemo finished in %d.%03d s.' $((elapsed_ms / 1000)) $((elapsed_ms % 10
 if [ -f .git/description ]; then
   printf ' Time since git clone: %d s.' $(($(date +%s) - $(stat -c %Y .git/description)))
 fi
-printf '\nThe stack is still running: `source .local/stack.env`, then use psql or aws.\n'
+printf '\nThe stack is still running: `source %s/stack.env`, then use psql or aws.\n' "$S3VL_STATE_DIR"
 echo "'make down' stops it, 'make clean' removes its data."
