@@ -48,6 +48,8 @@ class RuntimeApiServer(ThreadingHTTPServer):
         self.invocations: queue.Queue[Invocation | None] = queue.Queue()
         self.events: queue.Queue[RuntimeEvent] = queue.Queue()
         self._ready_reported = False
+        # Set while the runtime waits in GET /next: faults.py freezes or kills a worker only there.
+        self.waiting = threading.Event()
         self._thread = threading.Thread(target=self.serve_forever, name="lambda-runtime-api", daemon=True)
 
     @property
@@ -91,7 +93,9 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
             self._reply(404, b'{"errorMessage": "unknown runtime API path"}')
             return
         self.server.next_polled()
+        self.server.waiting.set()
         invocation = self.server.invocations.get()
+        self.server.waiting.clear()
         if invocation is None:  # the worker is being stopped: nobody reads an answer any more
             self.close_connection = True
             return

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from s3vl_local.lambda_service.errors import LambdaApiError, invalid_parameter
+from s3vl_local.lambda_service.faults import CONTROL_PATH, FaultInjector
 from s3vl_local.lambda_service.functions import (
     LATEST,
     Function,
@@ -82,6 +83,7 @@ class LambdaService:
         self._pools_lock = threading.Lock()
         self._log_lock = threading.Lock()
         self._background: set[threading.Thread] = set()
+        self.faults = FaultInjector()  # run-time fault plans, also on CONTROL_PATH
         self._http = _ApiServer((host, port), self)
         self._thread = threading.Thread(target=self._http.serve_forever, name="lambda-service", daemon=True)
 
@@ -96,6 +98,7 @@ class LambdaService:
 
     def stop(self) -> None:
         """Stop serving, wait for background (Event) invocations, and end every worker process."""
+        self.faults.interrupt()  # delayed invocations answer at once
         self._http.shutdown()
         self._http.server_close()
         with self._pools_lock:
@@ -151,9 +154,10 @@ class LambdaService:
             self._background.add(thread)
             thread.start()
             return Response(202, headers={"x-amzn-RequestId": invocation.request_id})
+        fault = self.faults.before_invoke(name)  # may wait or throttle; a crash or timeout acts on the worker
         worker = pool.acquire(function, wait=False)
         try:
-            outcome = worker.invoke(invocation)
+            outcome = fault.run(worker, invocation) if fault else worker.invoke(invocation)
         finally:
             pool.release(worker, self._generation(name))
         self._append_log(name, outcome.log)
@@ -361,6 +365,8 @@ class _ApiHandler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> Response:
         service = self.server.service
+        if path.rstrip("/") == CONTROL_PATH:
+            return Response.json(200, service.faults.control(method, urlsplit(self.path).query, raw))
         for route_method, pattern, operation in ROUTES:
             match = pattern.fullmatch(path)
             if route_method != method or not match:

@@ -146,7 +146,7 @@ class Worker:
                 status, payload = "error", event.body
                 break
             elif event.kind == "exit":
-                message = f"Runtime exited with error: exit status {event.exit_code}"
+                message = f"Runtime exited with error: {_exit_reason(event.exit_code)}"
                 output.append(f"{_timestamp()} {request_id} Error: {message}")
                 status = "error"
                 payload = _error_document(request_id, "Runtime.ExitError", message)
@@ -210,6 +210,13 @@ class Worker:
         self.kill()
         self.api.close()
         self.log_path.unlink(missing_ok=True)
+
+
+def _exit_reason(code: int | None) -> str:
+    """Lambda words an exit as Go does: "exit status 3", or "signal: killed" after a SIGKILL."""
+    if code is not None and code < 0:
+        return f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"
+    return f"exit status {code}"
 
 
 def _timestamp() -> str:
