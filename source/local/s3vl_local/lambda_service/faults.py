@@ -6,10 +6,11 @@ to inject: always, with a probability drawn from a seeded RNG, or by a schedule 
 injected invocation first waits `delay_ms` (before it takes a concurrency slot), then gets its fault:
 
 - throttle: answered 429 TooManyRequestsException, as Lambda does over the concurrency limit;
-- crash: the worker process is killed (SIGKILL) as the invocation reaches it, so the caller gets the
-  function error Runtime.ExitError ("Runtime exited with error: signal: killed");
-- timeout: the worker is frozen (SIGSTOP) before the invocation reaches it, so the function's own timeout
-  runs out and the worker is killed: the caller gets Sandbox.Timedout ("Task timed out after N.00 seconds").
+- crash: the worker's process group is killed (SIGKILL) while its runtime waits for the invocation, so
+  the caller gets the function error Runtime.ExitError ("Runtime exited with error: signal: killed");
+- timeout: the worker is frozen (SIGSTOP) while its runtime waits for the invocation, so the function's
+  own timeout runs out and the worker is killed: the caller gets Sandbox.Timedout ("Task timed out after
+  N.00 seconds").
 
 Only RequestResponse invocations are faulted; Event and DryRun invocations run normally. Plans are set in
 process through `LambdaService.faults` or over HTTP on CONTROL_PATH (see `control`).
