@@ -57,16 +57,6 @@ def _stack(status: str) -> dict[str, Any]:
     }
 
 
-def _cluster() -> dict[str, Any]:
-    return {
-        "DBClusterIdentifier": "my-aurora-cluster",
-        "DBClusterArn": CLUSTER_ARN,
-        "Engine": "aurora-postgresql",
-        "Status": "available",
-        "AssociatedRoles": [{"RoleArn": AURORA_ROLE_ARN, "Status": "ACTIVE", "FeatureName": "Lambda"}],
-    }
-
-
 # service -> operation -> response. describe-stacks answers CREATE_COMPLETE (create-stack's waiter
 # stops at once); a waiter for the deletion gets the error CloudFormation gives for a deleted stack.
 RESPONSES: dict[str, dict[str, dict[str, Any]]] = {
@@ -78,7 +68,6 @@ RESPONSES: dict[str, dict[str, dict[str, Any]]] = {
     "rds": {
         "AddRoleToDBCluster": {},
         "RemoveRoleFromDBCluster": {},
-        "DescribeDBClusters": {"DBClusters": [_cluster()]},
     },
 }
 # Operations answered with a client error instead: (code, message, HTTP status).
