@@ -27,7 +27,9 @@ LANGUAGE sql IMMUTABLE
 AS $$ SELECT ROW($1, $2)::aws_commons._lambda_function_arn_1 $$;
 
 -- The one function that talks HTTP. Aurora's settings are read on every call so that SET in a session
--- applies at once; missing settings fall back to Aurora's defaults. A failure comes back as
+-- applies at once; missing settings fall back to Aurora's defaults. Each session keeps its connection
+-- to the service alive between calls (a new TCP connection and service thread per call cost more than
+-- the rest of the shim); connect_timeout_ms applies when a connection is made. A failure comes back as
 -- error_sqlstate/error_message/error_detail/error_hint for invoke() to raise: an error raised inside
 -- PL/Python would carry a "plpy.Error: " prefix that Aurora's messages do not have.
 CREATE OR REPLACE FUNCTION aws_lambda_local.invoke_api(
@@ -37,98 +39,70 @@ CREATE OR REPLACE FUNCTION aws_lambda_local.invoke_api(
     OUT error_sqlstate text, OUT error_message text, OUT error_detail text, OUT error_hint text)
 LANGUAGE plpython3u VOLATILE
 AS $py$
-import base64
-import http.client
-import json
-import socket
-import time
-import urllib.parse
+# The definitions run once per session (kept in SD), not on every call: a class and a dozen functions
+# cost more to create than the call itself.
+if "invoke" not in SD:
+    import base64
+    import http.client
+    import json
+    import select
+    import socket
+    import time
+    import urllib.parse
 
-LOCAL_ACCOUNT = "000000000000"
-LOCAL_REGION = "us-west-2"
-TIMEOUT_RANGE_MS = (1, 900000)
+    LOCAL_ACCOUNT = "000000000000"
+    LOCAL_REGION = "us-west-2"
+    TIMEOUT_RANGE_MS = (1, 900000)
 
+    class Failure(Exception):
+        def __init__(self, sqlstate, message, detail, hint):
+            super().__init__(message)
+            self.row = (None, None, None, None, sqlstate, message, detail, hint)
 
-class Failure(Exception):
-    def __init__(self, sqlstate, message, detail, hint):
-        super().__init__(message)
-        self.row = (None, None, None, None, sqlstate, message, detail, hint)
+    API_FAILURE_HINTS = {
+        "08001": "Check that the local Lambda service runs (s3vl-local status) and aws_lambda.endpoint_url points at it.",
+        "08006": "Check the local Lambda service's log; the connection broke before a response arrived.",
+        "57014": "Raise aws_lambda.request_timeout_ms (SET aws_lambda.request_timeout_ms = ...) or make the call faster.",
+        "39000": "Check the function name, qualifier and invocation type; retry later when throttled.",
+    }
 
+    def api_failed(sqlstate, detail):
+        return Failure(sqlstate, "invoke API failed", f"AWS Lambda client returned '{detail}'", API_FAILURE_HINTS[sqlstate])
 
-API_FAILURE_HINTS = {
-    "08001": "Check that the local Lambda service runs (s3vl-local status) and aws_lambda.endpoint_url points at it.",
-    "08006": "Check the local Lambda service's log; the connection broke before a response arrived.",
-    "57014": "Raise aws_lambda.request_timeout_ms (SET aws_lambda.request_timeout_ms = ...) or make the call faster.",
-    "39000": "Check the function name, qualifier and invocation type; retry later when throttled.",
-}
+    def timeout_ms(settings, name, default):
+        raw = settings[name]
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or not TIMEOUT_RANGE_MS[0] <= value <= TIMEOUT_RANGE_MS[1]:
+            raise Failure(
+                "22023",
+                f"invalid value for parameter \"aws_lambda.{name}\": \"{raw}\"",
+                f"aws_lambda.{name} is the timeout in milliseconds for calls to AWS Lambda.",
+                f"Use an integer number of milliseconds between {TIMEOUT_RANGE_MS[0]} and {TIMEOUT_RANGE_MS[1]}.",
+            )
+        return value
 
+    def readable(sock):
+        poller = select.poll()  # not select.select: a backend's descriptors can exceed FD_SETSIZE
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
 
-def api_failed(sqlstate, detail):
-    return Failure(sqlstate, "invoke API failed", f"AWS Lambda client returned '{detail}'", API_FAILURE_HINTS[sqlstate])
+    def connection(endpoint, url, connect_timeout):
+        """The session's kept-alive connection to `endpoint`, or a new one.
 
-
-def timeout_ms(settings, name, default):
-    raw = settings[name]
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not TIMEOUT_RANGE_MS[0] <= value <= TIMEOUT_RANGE_MS[1]:
-        raise Failure(
-            "22023",
-            f"invalid value for parameter \"aws_lambda.{name}\": \"{raw}\"",
-            f"aws_lambda.{name} is the timeout in milliseconds for calls to AWS Lambda.",
-            f"Use an integer number of milliseconds between {TIMEOUT_RANGE_MS[0]} and {TIMEOUT_RANGE_MS[1]}.",
-        )
-    return value
-
-
-def invoke():
-    if "settings_plan" not in SD:
-        SD["settings_plan"] = plpy.prepare(
-            "SELECT pg_catalog.current_setting('aws_lambda.endpoint_url', true) AS endpoint_url,"
-            " pg_catalog.current_setting('aws_lambda.connect_timeout_ms', true) AS connect_timeout_ms,"
-            " pg_catalog.current_setting('aws_lambda.request_timeout_ms', true) AS request_timeout_ms"
-        )
-    settings = plpy.execute(SD["settings_plan"])[0]
-    connect_timeout = timeout_ms(settings, "connect_timeout_ms", 1000)
-    request_timeout = timeout_ms(settings, "request_timeout_ms", 3000)
-    endpoint = settings["endpoint_url"]
-    if not endpoint:
-        raise Failure(
-            "55000",
-            "invoke API failed",
-            "aws_lambda.endpoint_url is not set, so the local Lambda service cannot be reached.",
-            "Start the local stack with `s3vl-local up` (or `make up`), which installs the shim and sets it.",
-        )
-    if not function_name:
-        raise Failure("22004", "invoke API failed", "function_name must not be NULL or empty.",
-                      "Pass a function name or ARN, e.g. aws_commons.create_lambda_function_arn('my-function').")
-
-    # The ARN Aurora names in its error messages.
-    if function_name.startswith("arn:"):
-        arn = function_name
-    elif ":function:" in function_name:
-        arn = f"arn:aws:lambda:{region or LOCAL_REGION}:{function_name}"
-    else:
-        arn = f"arn:aws:lambda:{region or LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{function_name}"
-
-    url = urllib.parse.urlsplit(endpoint)
-    path = "/2015-03-31/functions/" + urllib.parse.quote(function_name, safe="") + "/invocations"
-    if qualifier is not None:
-        path += "?" + urllib.parse.urlencode({"Qualifier": qualifier})
-    headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": str(invocation_type)}
-    if log_type is not None:
-        headers["X-Amz-Log-Type"] = log_type
-    if context is not None:
-        headers["X-Amz-Client-Context"] = base64.b64encode(context.encode()).decode()
-    body = (request_payload if request_payload is not None else "null").encode()
-
-    started = time.monotonic()
-    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=connect_timeout / 1000)
-    try:
+        An idle connection the service closed (it stopped or restarted) reads as EOF: it is replaced
+        before anything is sent, so a request is never sent twice."""
+        kept = SD.pop("connection", None)
+        if kept is not None:
+            kept_endpoint, conn = kept
+            if kept_endpoint == endpoint and conn.sock is not None and not readable(conn.sock):
+                return conn
+            conn.close()
+        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=connect_timeout / 1000)
         try:
             conn.connect()
         except TimeoutError:
@@ -139,7 +113,13 @@ def invoke():
             ) from None
         except OSError as exc:
             raise api_failed("08001", f"Could not connect to the endpoint URL: \"{endpoint}\": {exc}") from None
+        # Without it a request's body waits for the ACK of its headers (Nagle + delayed ACK, up to 40 ms).
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
+
+    def post(endpoint, url, path, body, headers, connect_timeout, request_timeout):
+        started = time.monotonic()
+        conn = connection(endpoint, url, connect_timeout)
         # request_timeout_ms bounds the whole request: every socket wait gets only what is left of it.
         deadline = started + request_timeout / 1000
         try:
@@ -149,47 +129,98 @@ def invoke():
             conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
             response_body = response.read()
         except TimeoutError:
+            conn.close()
             raise api_failed(
                 "57014",
                 f"Read timeout on endpoint URL: \"{endpoint}\" after {request_timeout} ms"
                 " (aws_lambda.request_timeout_ms)",
             ) from None
         except OSError as exc:
+            conn.close()
             raise api_failed("08006", f"Connection to the endpoint URL \"{endpoint}\" failed: {exc}") from None
-    finally:
-        conn.close()
+        except BaseException:
+            conn.close()  # never keep a connection with a request or response half done
+            raise
+        if conn.sock is not None:  # None when the service answered Connection: close
+            SD["connection"] = (endpoint, conn)
+        return response, response_body
 
-    text = response_body.decode("utf-8", errors="replace")
-    if response.status >= 300:
+    def invoke(function_name, region, request_payload, invocation_type, log_type, context, qualifier):
+        settings = plpy.execute(SD["settings_plan"])[0]
+        connect_timeout = timeout_ms(settings, "connect_timeout_ms", 1000)
+        request_timeout = timeout_ms(settings, "request_timeout_ms", 3000)
+        endpoint = settings["endpoint_url"]
+        if not endpoint:
+            raise Failure(
+                "55000",
+                "invoke API failed",
+                "aws_lambda.endpoint_url is not set, so the local Lambda service cannot be reached.",
+                "Start the local stack with `s3vl-local up` (or `make up`), which installs the shim and sets it.",
+            )
+        if not function_name:
+            raise Failure("22004", "invoke API failed", "function_name must not be NULL or empty.",
+                          "Pass a function name or ARN, e.g. aws_commons.create_lambda_function_arn('my-function').")
+
+        # The ARN Aurora names in its error messages.
+        if function_name.startswith("arn:"):
+            arn = function_name
+        elif ":function:" in function_name:
+            arn = f"arn:aws:lambda:{region or LOCAL_REGION}:{function_name}"
+        else:
+            arn = f"arn:aws:lambda:{region or LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{function_name}"
+
+        url = urllib.parse.urlsplit(endpoint)
+        path = "/2015-03-31/functions/" + urllib.parse.quote(function_name, safe="") + "/invocations"
+        if qualifier is not None:
+            path += "?" + urllib.parse.urlencode({"Qualifier": qualifier})
+        headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": str(invocation_type)}
+        if log_type is not None:
+            headers["X-Amz-Log-Type"] = log_type
+        if context is not None:
+            headers["X-Amz-Client-Context"] = base64.b64encode(context.encode()).decode()
+        body = (request_payload if request_payload is not None else "null").encode()
+        response, response_body = post(endpoint, url, path, body, headers, connect_timeout, request_timeout)
+
+        text = response_body.decode("utf-8", errors="replace")
+        if response.status >= 300:
+            try:
+                error = json.loads(text)
+                message = error.get("Message") or error.get("message") or text
+            except (ValueError, AttributeError):
+                message = text
+            error_type = (response.getheader("x-amzn-ErrorType") or "ServiceException").split(":", 1)[0]
+            raise api_failed("39000", f"{error_type}: {message} (HTTP {response.status})")
+
+        function_error = response.getheader("X-Amz-Function-Error")
+        if function_error:
+            try:
+                error = json.loads(text)
+                details = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
+            except (ValueError, AttributeError):
+                details = text
+            raise Failure(
+                "38000",
+                "lambda invocation failed",
+                f"\"{arn}\" returned error \"{function_error}\", details: \"{details}\"",
+                "The function raised, timed out or crashed: read its log (log_type => 'Tail', or the Lambda service log).",
+            )
+        return (response.status, text or None, response.getheader("X-Amz-Executed-Version"),
+                response.getheader("X-Amz-Log-Result"), None, None, None, None)
+
+    def invoke_or_failure(*args):
         try:
-            error = json.loads(text)
-            message = error.get("Message") or error.get("message") or text
-        except (ValueError, AttributeError):
-            message = text
-        error_type = (response.getheader("x-amzn-ErrorType") or "ServiceException").split(":", 1)[0]
-        raise api_failed("39000", f"{error_type}: {message} (HTTP {response.status})")
+            return invoke(*args)
+        except Failure as failure:
+            return failure.row
 
-    function_error = response.getheader("X-Amz-Function-Error")
-    if function_error:
-        try:
-            error = json.loads(text)
-            details = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
-        except (ValueError, AttributeError):
-            details = text
-        raise Failure(
-            "38000",
-            "lambda invocation failed",
-            f"\"{arn}\" returned error \"{function_error}\", details: \"{details}\"",
-            "The function raised, timed out or crashed: read its log (log_type => 'Tail', or the Lambda service log).",
-        )
-    return (response.status, text or None, response.getheader("X-Amz-Executed-Version"),
-            response.getheader("X-Amz-Log-Result"), None, None, None, None)
+    SD["settings_plan"] = plpy.prepare(
+        "SELECT pg_catalog.current_setting('aws_lambda.endpoint_url', true) AS endpoint_url,"
+        " pg_catalog.current_setting('aws_lambda.connect_timeout_ms', true) AS connect_timeout_ms,"
+        " pg_catalog.current_setting('aws_lambda.request_timeout_ms', true) AS request_timeout_ms"
+    )
+    SD["invoke"] = invoke_or_failure
 
-
-try:
-    return invoke()
-except Failure as failure:
-    return failure.row
+return SD["invoke"](function_name, region, request_payload, invocation_type, log_type, context, qualifier)
 $py$;
 
 -- Raises what invoke_api reports, with Aurora's plain messages ("lambda invocation failed", "invoke API

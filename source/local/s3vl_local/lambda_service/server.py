@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import re
 import socket
@@ -101,6 +102,7 @@ class LambdaService:
         self.faults.interrupt()  # delayed invocations answer at once
         self._http.shutdown()
         self._http.server_close()
+        self._http.end_connections()
         with self._pools_lock:
             pools = list(self._pools.values())
         for pool in pools:
@@ -311,7 +313,28 @@ class _ApiServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], service: LambdaService) -> None:
         self.service = service
+        # Clients keep connections alive between invocations (the shim does, per session); each has a
+        # thread that must not go on serving them once the service stops. Value: serving a request now.
+        self._connections: dict[socket.socket, bool] = {}
+        self._connections_lock = threading.Lock()
         super().__init__(address, _ApiHandler)
+
+    def track(self, connection: socket.socket, busy: bool | None) -> None:
+        """Record a connection as busy, idle (waiting for its next request) or, with None, closed."""
+        with self._connections_lock:
+            if busy is None:
+                self._connections.pop(connection, None)
+            else:
+                self._connections[connection] = busy
+
+    def end_connections(self) -> None:
+        """Close idle connections now, so that their clients find the service gone, and let busy ones
+        end after the response they are writing."""
+        with self._connections_lock:
+            connections = list(self._connections.items())
+        for connection, busy in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RD if busy else socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that disconnects early (e.g. a timed-out SQL call) is not a service error."""
@@ -324,6 +347,19 @@ class _ApiHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection, busy=False)
+
+    def parse_request(self) -> bool:
+        self.server.track(self.connection, busy=True)  # a request line arrived
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        self.server.track(self.connection, busy=False)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, busy=None)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging; invocations are logged per function."""
