@@ -18,6 +18,8 @@ missing=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 [ -e /usr/lib/postgresql/15/lib/plpython3.so ] || missing+=(postgresql-plpython3-15)
 command -v zip >/dev/null || missing+=(zip)
+# `make setup` creates .venv with python3 -m venv, which Debian ships separately.
+[ -x .venv/bin/python ] || python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
