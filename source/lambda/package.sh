@@ -44,6 +44,12 @@ find "$stage" -type d -exec chmod 755 {} +
 find "$stage" -type f -exec chmod 644 {} +
 find "$stage" -exec touch -h -d '2000-01-01 00:00:00 UTC' {} +
 mkdir -p "$(dirname "$output")"
-rm -f "$output"
-(cd "$stage" && find . -type f | sed 's|^\./||' | LC_ALL=C sort | TZ=UTC zip -q -X -D -9 "$output" -@)
+# Build beside the output and rename into place: a reader (the local stack, a deploy) never sees a
+# missing or half-written zip.
+partial="$(mktemp "$(dirname "$output")/.package.XXXXXX")"
+trap 'rm -rf "$stage" "$partial"' EXIT
+rm -f "$partial"
+(cd "$stage" && find . -type f | sed 's|^\./||' | LC_ALL=C sort | TZ=UTC zip -q -X -D -9 "$partial" -@)
+chmod 644 "$partial"
+mv -f "$partial" "$output"
 echo "$output ($(wc -c <"$output") bytes)"
