@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from s3vl_lambda import validation
 
 from .conftest import INDEX_ARN, error_code, invoke
 
@@ -106,6 +107,26 @@ def test_query_vector_element_not_finite_float32(element: float) -> None:
     envelope = query(query_vector=[element, 0.1])
     assert error_code(envelope) == "NON_FINITE_VALUE"
     assert "query_vector[0]" in envelope["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("vector", "position"),
+    [
+        ([0.1] * 700 + [-1e39] + [0.1] * 67, 700),
+        ([0.1, float("inf"), float("-inf")], 1),
+        ([0.1, 0.2, float("nan")], 2),
+    ],
+)
+def test_query_vector_of_floats_names_its_first_bad_element(vector: list[float], position: int) -> None:
+    envelope = query(query_vector=vector)
+    assert error_code(envelope) == "NON_FINITE_VALUE"
+    assert f"query_vector[{position}]" in envelope["error"]["message"]
+
+
+def test_float32_extremes_and_integers_are_valid_elements() -> None:
+    limit = 3.4028234663852886e38
+    for vector in ([limit, -limit, 0.0], [1, 2.5, -3], [0.5] * 4096):
+        assert validation.vector(vector, "query_vector") == vector
 
 
 def test_query_vector_must_be_an_array() -> None:
