@@ -17,6 +17,7 @@ DECLARE
     v_reg record;
     v_error text;
     v_state text;
+    v_detail text;
     v_hint text;
 BEGIN
     SELECT c.lambda_arn, c.region, c.timeout_seconds INTO v_arn, v_region, v_timeout
@@ -38,11 +39,14 @@ BEGIN
     BEGIN
         v_health := s3vl._invoke('health', '{}'::jsonb);
     EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS v_error = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE, v_hint = PG_EXCEPTION_HINT;
+        GET STACKED DIAGNOSTICS v_error = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE,
+                                v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
     END;
     IF v_health IS NULL THEN
+        -- The DETAIL carries the clue (e.g. Runtime.ImportModuleError before the code is deployed).
         RETURN QUERY SELECT 'lambda_invoke'::text, 'fail'::text,
-            pg_catalog.format('SQLSTATE %s: %s%s', v_state, v_error, coalesce(' HINT: ' || v_hint, '')),
+            pg_catalog.format('SQLSTATE %s: %s%s%s', v_state, v_error, coalesce(' DETAIL: ' || nullif(v_detail, ''), ''),
+                              coalesce(' HINT: ' || nullif(v_hint, ''), '')),
             s3vl._elapsed_ms(v_started);
         RETURN QUERY SELECT 'handler_version'::text, 'skipped'::text, 'needs a working invocation'::text,
             NULL::double precision;
@@ -70,14 +74,15 @@ BEGIN
         BEGIN
             v_index := s3vl._invoke('health', pg_catalog.jsonb_build_object('index_arn', v_reg.index_arn)) -> 'index';
         EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS v_error = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
+            GET STACKED DIAGNOSTICS v_error = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE, v_detail = PG_EXCEPTION_DETAIL;
         END;
         RETURN QUERY SELECT 'index:' || v_reg.index_name,
             CASE WHEN v_index IS NULL OR NOT coalesce((v_index ->> 'reachable')::boolean, false) THEN 'fail'
                  WHEN (v_index ->> 'dimension')::integer IS DISTINCT FROM v_reg.dimension
                       OR (v_index ->> 'distance_metric') IS DISTINCT FROM v_reg.distance_metric THEN 'warn'
                  ELSE 'ok' END,
-            CASE WHEN v_index IS NULL THEN pg_catalog.format('SQLSTATE %s: %s', v_state, v_error)
+            CASE WHEN v_index IS NULL THEN pg_catalog.format('SQLSTATE %s: %s%s', v_state, v_error,
+                                                             coalesce(' DETAIL: ' || nullif(v_detail, ''), ''))
                  WHEN NOT coalesce((v_index ->> 'reachable')::boolean, false) THEN
                      pg_catalog.format('%s unreachable: %s', v_reg.index_arn, coalesce(v_index ->> 'error', 'no detail'))
                  WHEN (v_index ->> 'dimension')::integer IS DISTINCT FROM v_reg.dimension

@@ -141,6 +141,17 @@ def test_function_error_raises_sv006(sql_stack: SqlStack, conn, functions: dict[
     assert "log" in error.diag.message_hint
 
 
+def test_validate_config_shows_the_function_error_detail(
+    sql_stack: SqlStack, conn, functions: dict[str, str]
+) -> None:
+    # The error's DETAIL is the clue a user needs (e.g. Runtime.ImportModuleError before deploying code).
+    with sql_stack.configured(conn, functions["raise"]):
+        rows = conn.execute("SELECT check_name, status, detail FROM s3vl.validate_config()").fetchall()
+    invoke = next(row for row in rows if row[0] == "lambda_invoke")
+    assert invoke[1] == "fail"
+    assert "SV006" in invoke[2] and "boom from the test function" in invoke[2] and "HINT:" in invoke[2]
+
+
 def test_function_timeout_raises_sv005(sql_stack: SqlStack, conn, functions: dict[str, str]) -> None:
     error = _fails(sql_stack, conn, functions["short"])
     assert error.sqlstate == "SV005" and "LAMBDA_FUNCTION_TIMEOUT" in error.diag.message_detail
