@@ -1,14 +1,39 @@
 -- Invocation: the one place that calls aws_lambda.invoke.
 --
--- Every call is bounded by config.timeout_seconds: the function sets aws_lambda.request_timeout_ms
--- for the duration of the call. The SET clause below scopes that setting to this function (the value
--- in the clause is a placeholder; set_config overrides it), so the caller's own setting is untouched.
+-- Every call is bounded by config.timeout_seconds: s3vl._invoke_request sets aws_lambda.request_timeout_ms
+-- for the duration of the call. Its SET clause scopes that setting to the function (the value in the
+-- clause is a placeholder; set_config overrides it), so the caller's own setting is untouched.
 -- The call uses the composite ARN overload with an explicit json payload, which is unambiguous on
 -- Aurora (json and jsonb overloads, text overload whose third argument is the region).
+--
+-- s3vl._invoke takes the request's fields as jsonb; s3vl._invoke_request takes the whole request as
+-- JSON text, for callers that build a large request (a query vector) as text: converting 768 numbers to
+-- jsonb and back costs more than the rest of the SQL side of a query.
 
 CREATE OR REPLACE FUNCTION s3vl._invoke(
     p_operation text,
     p_fields jsonb,
+    p_invocation_type text DEFAULT 'RequestResponse')
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_request jsonb;
+BEGIN
+    v_request := pg_catalog.jsonb_build_object('operation', p_operation, 'contract_version', 1) || p_fields;
+    IF p_invocation_type = 'Event' THEN
+        -- Asynchronous: a failure must raise inside the function so that it reaches the dead-letter queue.
+        v_request := v_request || '{"raise_on_error": true}'::jsonb;
+    END IF;
+    RETURN s3vl._invoke_request(p_operation, v_request::text, p_invocation_type);
+END
+$$;
+
+-- p_request: the whole request document (operation, contract_version and the fields) as JSON text.
+CREATE OR REPLACE FUNCTION s3vl._invoke_request(
+    p_operation text,
+    p_request text,
     p_invocation_type text DEFAULT 'RequestResponse')
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -19,8 +44,6 @@ DECLARE
     v_arn text;
     v_region text;
     v_timeout integer;
-    v_request jsonb;
-    v_request_text text;
     v_limit bigint;
     v_status integer;
     v_payload json;
@@ -37,18 +60,10 @@ BEGIN
                   HINT = 'As a member of s3vl_admin run SELECT s3vl.configure(''<LambdaFunctionArn>'', ''<region>'');';
     END IF;
 
-    v_request := pg_catalog.jsonb_build_object('operation', p_operation, 'contract_version', 1) || p_fields;
-    IF p_invocation_type = 'Event' THEN
-        -- Asynchronous: a failure must raise inside the function so that it reaches the dead-letter queue.
-        v_request := v_request || '{"raise_on_error": true}'::jsonb;
-        v_limit := 1048576;
-    ELSE
-        v_limit := 6291456;
-    END IF;
-    v_request_text := v_request::text;
-    IF pg_catalog.octet_length(v_request_text) > v_limit THEN
+    v_limit := CASE WHEN p_invocation_type = 'Event' THEN 1048576 ELSE 6291456 END;
+    IF pg_catalog.octet_length(p_request) > v_limit THEN
         RAISE EXCEPTION 's3vl.%: the request is % bytes, over the % byte Lambda payload limit for % invocations',
-                p_operation, pg_catalog.octet_length(v_request_text), v_limit, p_invocation_type
+                p_operation, pg_catalog.octet_length(p_request), v_limit, p_invocation_type
             USING ERRCODE = '54000', HINT = 'Pass fewer or smaller items per call.';
     END IF;
 
@@ -56,7 +71,7 @@ BEGIN
     BEGIN
         SELECT r.status_code, r.payload INTO v_status, v_payload
           FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn(v_arn, v_region),
-                                 v_request_text::json, p_invocation_type) AS r;
+                                 p_request::json, p_invocation_type) AS r;
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_sqlstate = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
         -- A cancel (statement_timeout, pg_cancel_backend) stays a cancel; an invoke timeout that the

@@ -102,6 +102,22 @@ def test_random_index_matches_numpy(sql_stack: SqlStack, conn, top_k: int) -> No
     assert all(r[3] is None for r in rows)  # return_metadata defaults to false
 
 
+def test_query_vector_is_sent_exactly_whatever_the_sessions_float_output(sql_stack: SqlStack, conn) -> None:
+    index = sql_stack.indexes["rand-64"]
+    query = np.random.default_rng(7).standard_normal(64)
+    sql = "SELECT vector_id, similarity_score FROM s3vl.query_vectors('rand-64', %s::double precision[], 20)"
+    results = conn.cursor(binary=True)  # results in binary: exact whatever the setting
+    exact = results.execute(sql, (query.tolist(),)).fetchall()
+    # Fewest digits a session can ask for in float output: the vector must not be rounded to them.
+    conn.execute("SET extra_float_digits = -15")
+    terse = results.execute(sql, (query.tolist(),)).fetchall()
+    conn.execute("RESET extra_float_digits")
+    expected = index.ranking(query)[:20]
+    assert terse == exact
+    assert [r[0] for r in exact] == [k for k, _ in expected]
+    assert [r[1] for r in exact] == pytest.approx([s for _, s in expected], abs=1e-5)
+
+
 def test_real_and_integer_arrays_are_accepted(sql_stack: SqlStack, conn) -> None:
     index = sql_stack.indexes["euc-8"]
     query = [1, 0, -1, 2, 0, 1, 1, -2]
