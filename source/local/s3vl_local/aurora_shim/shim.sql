@@ -43,7 +43,6 @@ AS $py$
 # cost more to create than the call itself.
 if "invoke" not in SD:
     import base64
-    import http.client
     import json
     import select
     import socket
@@ -91,6 +90,18 @@ if "invoke" not in SD:
         poller.register(sock, select.POLLIN)
         return bool(poller.poll(0))
 
+    class Connection:
+        """One HTTP/1.1 connection to the service. The exchange is written out here rather than left to
+        http.client, whose header handling (the email package) cost more than the rest of the shim."""
+
+        def __init__(self, sock):
+            self.sock = sock
+            self.reader = sock.makefile("rb")
+
+        def close(self):
+            self.reader.close()
+            self.sock.close()
+
     def connection(endpoint, url, connect_timeout):
         """The session's kept-alive connection to `endpoint`, or a new one.
 
@@ -99,12 +110,11 @@ if "invoke" not in SD:
         kept = SD.pop("connection", None)
         if kept is not None:
             kept_endpoint, conn = kept
-            if kept_endpoint == endpoint and conn.sock is not None and not readable(conn.sock):
+            if kept_endpoint == endpoint and not readable(conn.sock):
                 return conn
             conn.close()
-        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=connect_timeout / 1000)
         try:
-            conn.connect()
+            sock = socket.create_connection((url.hostname, url.port or 80), timeout=connect_timeout / 1000)
         except TimeoutError:
             raise api_failed(
                 "08001",
@@ -114,20 +124,52 @@ if "invoke" not in SD:
         except OSError as exc:
             raise api_failed("08001", f"Could not connect to the endpoint URL: \"{endpoint}\": {exc}") from None
         # Without it a request's body waits for the ACK of its headers (Nagle + delayed ACK, up to 40 ms).
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return Connection(sock)
+
+    def header(name, value):
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"Invalid header value {value.encode()!r}")
+        return f"{name}: {value}\r\n"
+
+    def exchange(conn, request, deadline):
+        """Send `request`; return the status, the headers (lower-case names), the body and whether the
+        connection can carry another request. Every socket wait gets only what is left until `deadline`."""
+        conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        conn.sock.sendall(request)
+        status_line = conn.reader.readline(65537)
+        if not status_line:
+            raise ConnectionResetError("Remote end closed connection without response")
+        version, _, rest = status_line.decode("iso-8859-1").partition(" ")
+        if not version.startswith("HTTP/") or not rest[:3].isdigit():
+            raise ConnectionError(f"malformed HTTP status line {status_line[:100]!r}")
+        headers = {}
+        while True:
+            line = conn.reader.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("iso-8859-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        length = headers.get("content-length")
+        if length is None:  # the body ends with the connection
+            return int(rest[:3]), headers, conn.reader.read(), False
+        body = conn.reader.read(int(length))
+        if len(body) != int(length):
+            raise ConnectionResetError(f"connection closed after {len(body)} of {length} response bytes")
+        keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        return int(rest[:3]), headers, body, keep_alive
 
     def post(endpoint, url, path, body, headers, connect_timeout, request_timeout):
         started = time.monotonic()
+        request = (f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                   + "".join(header(name, value) for name, value in headers.items())
+                   + f"Content-Length: {len(body)}\r\n\r\n").encode("iso-8859-1") + body
         conn = connection(endpoint, url, connect_timeout)
-        # request_timeout_ms bounds the whole request: every socket wait gets only what is left of it.
+        # request_timeout_ms bounds the whole request, connecting included.
         deadline = started + request_timeout / 1000
         try:
-            conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            response_body = response.read()
+            status, response_headers, response_body, keep_alive = exchange(conn, request, deadline)
         except TimeoutError:
             conn.close()
             raise api_failed(
@@ -141,9 +183,11 @@ if "invoke" not in SD:
         except BaseException:
             conn.close()  # never keep a connection with a request or response half done
             raise
-        if conn.sock is not None:  # None when the service answered Connection: close
+        if keep_alive:
             SD["connection"] = (endpoint, conn)
-        return response, response_body
+        else:
+            conn.close()
+        return status, response_headers, response_body
 
     def invoke(function_name, region, request_payload, invocation_type, log_type, context, qualifier):
         settings = plpy.execute(SD["settings_plan"])[0]
@@ -179,19 +223,20 @@ if "invoke" not in SD:
         if context is not None:
             headers["X-Amz-Client-Context"] = base64.b64encode(context.encode()).decode()
         body = (request_payload if request_payload is not None else "null").encode()
-        response, response_body = post(endpoint, url, path, body, headers, connect_timeout, request_timeout)
+        status, response_headers, response_body = post(
+            endpoint, url, path, body, headers, connect_timeout, request_timeout)
 
         text = response_body.decode("utf-8", errors="replace")
-        if response.status >= 300:
+        if status >= 300:
             try:
                 error = json.loads(text)
                 message = error.get("Message") or error.get("message") or text
             except (ValueError, AttributeError):
                 message = text
-            error_type = (response.getheader("x-amzn-ErrorType") or "ServiceException").split(":", 1)[0]
-            raise api_failed("39000", f"{error_type}: {message} (HTTP {response.status})")
+            error_type = (response_headers.get("x-amzn-errortype") or "ServiceException").split(":", 1)[0]
+            raise api_failed("39000", f"{error_type}: {message} (HTTP {status})")
 
-        function_error = response.getheader("X-Amz-Function-Error")
+        function_error = response_headers.get("x-amz-function-error")
         if function_error:
             try:
                 error = json.loads(text)
@@ -204,8 +249,8 @@ if "invoke" not in SD:
                 f"\"{arn}\" returned error \"{function_error}\", details: \"{details}\"",
                 "The function raised, timed out or crashed: read its log (log_type => 'Tail', or the Lambda service log).",
             )
-        return (response.status, text or None, response.getheader("X-Amz-Executed-Version"),
-                response.getheader("X-Amz-Log-Result"), None, None, None, None)
+        return (status, text or None, response_headers.get("x-amz-executed-version"),
+                response_headers.get("x-amz-log-result"), None, None, None, None)
 
     def invoke_or_failure(*args):
         try:
