@@ -42,7 +42,7 @@ class Index:
     lock: ReadWriteLock = field(default_factory=ReadWriteLock)
     dropped: bool = False
     # (query fingerprint, store version) -> full ranking, so later pages of a query are cheap.
-    query_cache: OrderedDict[tuple[str, int], list[tuple[float, str]]] = field(default_factory=OrderedDict)
+    query_cache: OrderedDict[tuple[str, int], list[Any]] = field(default_factory=OrderedDict)
 
     @property
     def non_filterable(self) -> frozenset[str]:
@@ -59,6 +59,10 @@ class Bucket:
     policy: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     indexes: dict[str, Index] = field(default_factory=dict)
+
+
+def searchable_keys(metadata_configuration: dict[str, Any]) -> list[str]:
+    return [c["metadataKey"] for c in metadata_configuration.get("textSearchConfigurations", [])]
 
 
 class Catalog:
@@ -214,6 +218,7 @@ class Catalog:
         store = VectorStore(
             r["dimension"], r["metric"], frozenset(config.get("nonFilterableMetadataKeys", []))
         )
+        store.configure_text(searchable_keys(config))
         arn = f"{self.bucket_arn(r['bucket'])}/index/{r['name']}"
         self.buckets[r["bucket"]].indexes[r["name"]] = Index(
             r["bucket"],
@@ -256,7 +261,15 @@ class Catalog:
         self._durable(sequence)
 
     def _apply_index_attribute(self, r: dict[str, Any], _: bytes) -> None:
-        setattr(self.buckets[r["bucket"]].indexes[r["name"]], r["attribute"], r["value"])
+        index = self.buckets[r["bucket"]].indexes[r["name"]]
+        if r["attribute"] != "metadata_configuration":
+            setattr(index, r["attribute"], r["value"])
+            return
+        # Text search keys added or removed: the full-text indexes follow, built from stored metadata
+        # (on restart too, so the log needs no records of its own for them).
+        with index.lock.write():
+            index.metadata_configuration = r["value"]
+            index.store.configure_text(searchable_keys(r["value"]))
 
     # -- tags ------------------------------------------------------------------------------------------
     def tags(self, arn: str) -> dict[str, str]:

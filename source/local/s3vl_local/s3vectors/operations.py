@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from . import filters, pagination, validation
-from .catalog import Bucket, Catalog, Index
+from . import filters, hybrid, pagination, validation
+from .catalog import Bucket, Catalog, Index, searchable_keys
 from .errors import ConflictException, NotFoundException, ValidationException
 
 QUERY_PAGE_SIZE = 1000
@@ -285,18 +285,20 @@ class Operations:
         top_k = req["topK"]
         if top_k > validation.MAX_TOP_K:
             raise ValidationException(f"topK is {top_k}; the maximum is {validation.MAX_TOP_K}")
-        if req.get("queryTexts"):
+        texts = req.get("queryTexts") or None
+        if texts is None and req.get("queryVector") is None:
             raise ValidationException(
-                "queryTexts (full-text and hybrid search) is not supported by this emulator; "
-                "send queryVector only"
+                "Give queryVector (vector search), queryTexts (full-text search) or both (hybrid search)"
             )
-        if req.get("queryVector") is None:
-            raise ValidationException("queryVector is required: give the vector to search with")
-        query = validation.vector_data(req["queryVector"], index.dimension, "queryVector")
-        validation.reject_zero_for_cosine(query, index.metric, "queryVector")
+        query: np.ndarray | None = None
+        if req.get("queryVector") is not None:
+            query = validation.vector_data(req["queryVector"], index.dimension, "queryVector")
+            validation.reject_zero_for_cosine(query, index.metric, "queryVector")
         mode = req.get("queryMode") or index.mode
         if index.mode == "ENHANCED" and mode == "CLASSIC":
             raise ValidationException("queryMode CLASSIC cannot be used on an ENHANCED index; omit queryMode")
+        if texts is not None:
+            parsed = hybrid.parse_texts(texts, index.mode, searchable_keys(index.metadata_configuration))
         document = req.get("filter")
         node = filters.parse_filter(document, index.non_filterable) if document is not None else None
         if (
@@ -305,19 +307,23 @@ class Operations:
             and filters.uses_operator(node, filters.ENHANCED_ONLY_OPERATORS)
         ):
             raise ValidationException("$startsWith needs ENHANCED query mode; call UpdateIndexMode first")
-        query64 = query.astype(np.float64)
-        fingerprint = hashlib.sha256(
-            json.dumps([index.arn, query.tobytes().hex(), top_k, document, mode], sort_keys=True).encode()
-        ).hexdigest()
+        query64 = query.astype(np.float64) if query is not None else None
+        what = [index.arn, query.tobytes().hex() if query is not None else None, top_k, document, mode]
+        if texts is not None:
+            what.append(texts)
+        fingerprint = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
         offset = 0
         if req.get("nextToken"):
             state = pagination.decode(req["nextToken"], "QueryVectors")
             if state.get("f") != fingerprint:
                 raise ValidationException(
-                    "This nextToken belongs to a different query: repeat the same queryVector, topK, filter "
-                    "and queryMode with it, or start again without nextToken"
+                    "This nextToken belongs to a different query: repeat the same queryVector, queryTexts, "
+                    "topK, filter and queryMode with it, or start again without nextToken"
                 )
             offset = int(state["o"])
+        if texts is not None:
+            return self._text_query(req, index, fingerprint, offset, query64, top_k, node, parsed)
+        assert query64 is not None
         with index.lock.read():
             ranked = self._ranking(index, fingerprint, query64, top_k, node)
             page = ranked[offset : offset + QUERY_PAGE_SIZE]
@@ -337,17 +343,53 @@ class Operations:
             )
         return response
 
+    def _text_query(
+        self,
+        req: Request,
+        index: Index,
+        fingerprint: str,
+        offset: int,
+        query: np.ndarray | None,
+        top_k: int,
+        node: filters.Node | None,
+        texts: list[tuple[str, list[str]]],
+    ) -> Response:
+        """A full-text-only or hybrid query (see hybrid.py for the ranking)."""
+        with index.lock.read():
+
+            def compute() -> list[Any]:
+                mask = index.store.filter_mask(node) if node is not None else None
+                return hybrid.rank(index.store, query, top_k, mask, texts)
+
+            ranked = self._cached(index, fingerprint, compute)
+            flags = [bool(req.get(f"return{name}")) for name in ("Distance", "Scores", "Metadata")]
+            vectors = [hybrid.output(hit, index, *flags) for hit in ranked[offset : offset + QUERY_PAGE_SIZE]]
+        response: Response = {"vectors": vectors, "distanceMetric": index.metric}
+        if offset + QUERY_PAGE_SIZE < len(ranked):
+            response["nextToken"] = pagination.encode(
+                {"t": "QueryVectors", "o": offset + QUERY_PAGE_SIZE, "f": fingerprint}
+            )
+        return response
+
     def _ranking(
         self, index: Index, fingerprint: str, query: np.ndarray, top_k: int, node: filters.Node | None
     ) -> list[tuple[float, str]]:
-        """The full top-k ranking; multi-page rankings are cached per index state for the later pages."""
+        """The full top-k vector ranking."""
+
+        def compute() -> list[Any]:
+            mask = index.store.filter_mask(node) if node is not None else None
+            return index.store.search(query, top_k, mask)
+
+        return self._cached(index, fingerprint, compute)
+
+    def _cached(self, index: Index, fingerprint: str, compute: Callable[[], list[Any]]) -> list[Any]:
+        """A full ranking; multi-page rankings are cached per index state for the later pages."""
         key = (fingerprint, index.store.version)
         with self._cache_lock:
             cached = index.query_cache.get(key)
         if cached is not None:
             return cached
-        mask = index.store.filter_mask(node) if node is not None else None
-        ranked = index.store.search(query, top_k, mask)
+        ranked = compute()
         if len(ranked) > QUERY_PAGE_SIZE:
             with self._cache_lock:
                 index.query_cache[key] = ranked

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import filters
 from .metadata_columns import Column
+from .text_index import TextIndex
 
 _INITIAL_CAPACITY = 1024
 _GROWTH = 1.5
@@ -38,6 +39,9 @@ class VectorStore:
         self._metadata: list[str | None] = []  # compact JSON, decoded only for returned vectors
         self.columns: dict[str, Column] = {}
         self._sorted: tuple[int, list[str]] | None = None
+        # Full-text indexes of the searchable metadata keys; None when the index has none, so plain
+        # vector writes and queries pay nothing for them.
+        self.text: TextIndex | None = None
 
     # -- writes ----------------------------------------------------------------------------------------
     def _reserve(self, needed: int) -> None:
@@ -78,6 +82,9 @@ class VectorStore:
         batch = data[order]
         self._matrix[targets] = batch
         self._norms[targets] = self._row_norms(batch)
+        if self.text is not None:
+            for i in order:
+                self.text.put(keys[i], metadata[i])
         self.version += 1
 
     def _set_metadata(self, row: int, value: dict[str, Any] | None) -> None:
@@ -110,6 +117,8 @@ class VectorStore:
                 continue
             deleted += 1
             self._clear_metadata(row)
+            if self.text is not None:
+                self.text.remove(key)
             last = self.n - 1
             if row != last:
                 moved = self.keys[last]
@@ -126,6 +135,21 @@ class VectorStore:
         if deleted:
             self.version += 1
         return deleted
+
+    def configure_text(self, metadata_keys: list[str]) -> None:
+        """Set the searchable keys: kept keys keep their index, new keys are built from stored metadata."""
+        current = self.text.fields if self.text is not None else {}
+        if not metadata_keys:
+            self.text = None
+        else:
+            text = TextIndex(metadata_keys, keep=current)
+            new = [name for name in metadata_keys if name not in current]
+            if new:
+                for row, key in enumerate(self.keys):
+                    if self._metadata[row] is not None:
+                        text.put(key, self.metadata(row), new)
+            self.text = text
+        self.version += 1
 
     # -- reads -----------------------------------------------------------------------------------------
     def vector(self, row: int) -> list[float]:
@@ -179,6 +203,11 @@ class VectorStore:
         exact = self._exact(rows, query)
         ranked = sorted(zip(exact.tolist(), (self.keys[r] for r in rows.tolist()), strict=True))
         return ranked[:k]
+
+    def distances(self, keys: list[str], query: np.ndarray) -> list[float]:
+        """Exact (float64) distances of the given vectors to the query, as search() reports them."""
+        rows = np.fromiter((self.rows[k] for k in keys), dtype=np.int64, count=len(keys))
+        return [float(d) for d in self._exact(rows, query)]
 
     def _approximate(self, dots: np.ndarray, norms: np.ndarray, query: np.ndarray) -> np.ndarray:
         if self.metric == "cosine":
