@@ -13,8 +13,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from s3vl_local.lambda_service.http_requests import LeanRequestParsing
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -77,7 +79,7 @@ class RuntimeApiServer(ThreadingHTTPServer):
             self.events.put(RuntimeEvent("ready", time.monotonic()))
 
 
-class _RuntimeApiHandler(BaseHTTPRequestHandler):
+class _RuntimeApiHandler(LeanRequestParsing):
     protocol_version = "HTTP/1.1"
     server: RuntimeApiServer
 

@@ -14,7 +14,7 @@ import re
 import socket
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,6 +28,7 @@ from s3vl_local.lambda_service.functions import (
     function_arn,
     parse_function_ref,
 )
+from s3vl_local.lambda_service.http_requests import LeanRequestParsing
 from s3vl_local.lambda_service.runtime_api import Invocation
 from s3vl_local.lambda_service.workers import FunctionPool
 
@@ -341,7 +342,7 @@ class _ApiServer(ThreadingHTTPServer):
         """A client that disconnects early (e.g. a timed-out SQL call) is not a service error."""
 
 
-class _ApiHandler(BaseHTTPRequestHandler):
+class _ApiHandler(LeanRequestParsing):
     protocol_version = "HTTP/1.1"
     server: _ApiServer
 
