@@ -7,8 +7,9 @@
 -- Aurora (json and jsonb overloads, text overload whose third argument is the region).
 --
 -- s3vl._invoke takes the request's fields as jsonb; s3vl._invoke_request takes the whole request as
--- JSON text, for callers that build a large request (a query vector) as text: converting 768 numbers to
--- jsonb and back costs more than the rest of the SQL side of a query.
+-- json, for callers that build a large request (a query vector) with json_build_object: converting 768
+-- numbers to jsonb and back costs more than the rest of the SQL side of a query, and a json value built
+-- that way reaches aws_lambda.invoke without being parsed again.
 
 CREATE OR REPLACE FUNCTION s3vl._invoke(
     p_operation text,
@@ -26,14 +27,14 @@ BEGIN
         -- Asynchronous: a failure must raise inside the function so that it reaches the dead-letter queue.
         v_request := v_request || '{"raise_on_error": true}'::jsonb;
     END IF;
-    RETURN s3vl._invoke_request(p_operation, v_request::text, p_invocation_type);
+    RETURN s3vl._invoke_request(p_operation, v_request::json, p_invocation_type);
 END
 $$;
 
--- p_request: the whole request document (operation, contract_version and the fields) as JSON text.
+-- p_request: the whole request document (operation, contract_version and the fields).
 CREATE OR REPLACE FUNCTION s3vl._invoke_request(
     p_operation text,
-    p_request text,
+    p_request json,
     p_invocation_type text DEFAULT 'RequestResponse')
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -61,9 +62,9 @@ BEGIN
     END IF;
 
     v_limit := CASE WHEN p_invocation_type = 'Event' THEN 1048576 ELSE 6291456 END;
-    IF pg_catalog.octet_length(p_request) > v_limit THEN
+    IF pg_catalog.octet_length(p_request::text) > v_limit THEN
         RAISE EXCEPTION 's3vl.%: the request is % bytes, over the % byte Lambda payload limit for % invocations',
-                p_operation, pg_catalog.octet_length(p_request), v_limit, p_invocation_type
+                p_operation, pg_catalog.octet_length(p_request::text), v_limit, p_invocation_type
             USING ERRCODE = '54000', HINT = 'Pass fewer or smaller items per call.';
     END IF;
 
@@ -71,7 +72,7 @@ BEGIN
     BEGIN
         SELECT r.status_code, r.payload INTO v_status, v_payload
           FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn(v_arn, v_region),
-                                 p_request::json, p_invocation_type) AS r;
+                                 p_request, p_invocation_type) AS r;
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_sqlstate = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
         -- A cancel (statement_timeout, pg_cancel_backend) stays a cancel; an invoke timeout that the

@@ -70,7 +70,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry;
-    v_request text;
+    v_request json;
     v_result jsonb;
 BEGIN
     v_index := s3vl._index(query_vectors.index_name);
@@ -87,18 +87,18 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'Pass e.g. ''{"category": "test"}''::jsonb, or NULL for no filter.';
     END IF;
-    -- Built as JSON text (see s3vl._invoke_request): the vector is written once, never converted to jsonb.
+    -- Built as json (see s3vl._invoke_request): the vector is written once, never converted to jsonb.
     v_request := pg_catalog.json_build_object(
         'operation', 'query_vectors',
         'contract_version', 1,
         'index_arn', v_index.index_arn,
         'query_vector', s3vl._vector_json(query_vectors.query_vector, v_index, 'query_vector'),
         'top_k', query_vectors.top_k,
-        'return_metadata', query_vectors.return_metadata)::text;
+        'return_metadata', query_vectors.return_metadata);
     IF query_vectors.metadata_filter IS NOT NULL THEN
         -- The object's closing brace moves after the filter.
-        v_request := pg_catalog.left(v_request, -1)
-                     || pg_catalog.format(', "filter" : %s}', query_vectors.metadata_filter);
+        v_request := (pg_catalog.left(v_request::text, -1)
+                      || pg_catalog.format(', "filter" : %s}', query_vectors.metadata_filter))::json;
     END IF;
 
     v_result := s3vl._invoke_request('query_vectors', v_request);
