@@ -7,6 +7,8 @@ event), then POSTs /runtime/invocation/{id}/response or /error; an import failur
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import queue
 import socket
 import threading
@@ -47,9 +49,15 @@ class RuntimeApiServer(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
-        self.invocations: queue.Queue[Invocation | None] = queue.Queue()
         self.events: queue.Queue[RuntimeEvent] = queue.Queue()
         self._ready_reported = False
+        # A GET /next with no invocation yet is parked: `dispatch` answers it from the invoking thread,
+        # which saves a hand-off to the connection's thread. An invocation that comes first waits in
+        # _pending for the next GET. Both under _lock.
+        self._lock = threading.Lock()
+        self._parked: _RuntimeApiHandler | None = None
+        self._pending: collections.deque[Invocation] = collections.deque()
+        self._closed = False
         # Set while the runtime waits in GET /next: faults.py freezes or kills a worker only there.
         self.waiting = threading.Event()
         self._thread = threading.Thread(target=self.serve_forever, name="lambda-runtime-api", daemon=True)
@@ -67,10 +75,44 @@ class RuntimeApiServer(ThreadingHTTPServer):
         return self
 
     def close(self) -> None:
-        self.invocations.put(None)  # releases a GET /next that is still waiting
+        with self._lock:
+            self._closed = True
+            parked, self._parked = self._parked, None
+        if parked is not None:  # nobody will answer it: end its connection
+            with contextlib.suppress(OSError):
+                parked.connection.shutdown(socket.SHUT_RDWR)
         self.shutdown()
         self.server_close()
         self._thread.join(timeout=5)
+
+    def dispatch(self, invocation: Invocation) -> None:
+        """Give `invocation` to the runtime: at once if it waits in GET /next, else at its next GET."""
+        with self._lock:
+            parked, self._parked = self._parked, None
+            if parked is None:
+                self._pending.append(invocation)
+                return
+        self.waiting.clear()
+        parked.send_invocation(invocation)
+
+    def take_or_park(self, handler: _RuntimeApiHandler) -> Invocation | None:
+        """The pending invocation for a GET /next, or None: then `handler` is parked (or, once the
+        server is closed, its connection ends)."""
+        with self._lock:
+            if self._pending:
+                return self._pending.popleft()
+            if self._closed:
+                handler.close_connection = True
+            else:
+                self._parked = handler
+                self.waiting.set()
+            return None
+
+    def unpark(self, handler: _RuntimeApiHandler) -> None:
+        with self._lock:
+            if self._parked is handler:
+                self._parked = None
+                self.waiting.clear()
 
     def next_polled(self) -> None:
         # The first poll marks the end of the worker's init phase (Init Duration).
@@ -87,6 +129,10 @@ class _RuntimeApiHandler(LeanRequestParsing):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def finish(self) -> None:
+        self.server.unpark(self)  # a worker that died while waiting takes nothing more
+        super().finish()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging: the worker's own output is its log."""
 
@@ -95,12 +141,14 @@ class _RuntimeApiHandler(LeanRequestParsing):
             self._reply(404, b'{"errorMessage": "unknown runtime API path"}')
             return
         self.server.next_polled()
-        self.server.waiting.set()
-        invocation = self.server.invocations.get()
-        self.server.waiting.clear()
-        if invocation is None:  # the worker is being stopped: nobody reads an answer any more
-            self.close_connection = True
-            return
+        invocation = self.server.take_or_park(self)
+        if invocation is not None:
+            self.send_invocation(invocation)
+        # Parked: no answer yet. This thread goes on to read the connection's next request, which the
+        # runtime sends only after `dispatch` has answered this one from the invoking thread.
+
+    def send_invocation(self, invocation: Invocation) -> None:
+        """Answer the GET /next with `invocation`; a worker that died meanwhile reports its exit."""
         deadline_ms = int((time.time() + invocation.timeout_s) * 1000)
         self.server.events.put(RuntimeEvent("started", time.monotonic(), invocation.request_id))
         headers = {
@@ -111,7 +159,8 @@ class _RuntimeApiHandler(LeanRequestParsing):
         }
         if invocation.client_context:
             headers["Lambda-Runtime-Client-Context"] = invocation.client_context
-        self._reply(200, invocation.payload, headers)
+        with contextlib.suppress(OSError):
+            self._reply(200, invocation.payload, headers)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -114,7 +114,7 @@ class Worker:
     def invoke(self, invocation: Invocation) -> Outcome:
         """Run one invocation; a timeout or crash ends the process (the caller must not reuse it)."""
         request_id = invocation.request_id
-        self.api.invocations.put(invocation)
+        self.api.dispatch(invocation)
         events = self.api.events
         started = ready = None
         deadline = time.monotonic() + INIT_TIMEOUT_S
