@@ -63,7 +63,6 @@ class Worker:
         self.api = RuntimeApiServer().start()
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{self.worker_id}.log"
-        self._log_offset = 0
         self.cold = True
         self.init_duration_ms = 0.0
         self.spawned_at = time.monotonic()
@@ -77,6 +76,10 @@ class Worker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: a timeout kills the handler's children too
             )
+        # Kept open for the worker's life: each invocation reads only what was written since the last,
+        # and the memory high-water mark, without opening files on the invocation's path.
+        self._output = self.log_path.open("rb")
+        self._status = os.open(f"/proc/{self.process.pid}/status", os.O_RDONLY)
         watcher = threading.Thread(
             target=self._watch_exit, name=f"lambda-worker-{self.process.pid}", daemon=True
         )
@@ -170,11 +173,7 @@ class Worker:
         return Outcome(payload, function_error, log)
 
     def _read_new_output(self) -> str:
-        with self.log_path.open("rb") as log:
-            log.seek(self._log_offset)
-            data = log.read()
-        self._log_offset += len(data)
-        return data.decode("utf-8", errors="replace")
+        return self._output.read().decode("utf-8", errors="replace")
 
     def _frame_log(self, request_id: str, output: str, duration_ms: float, status: str) -> str:
         report = (
@@ -193,11 +192,12 @@ class Worker:
 
     def _max_memory_mb(self) -> int:
         try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return math.ceil(int(line.split()[1]) / 1024)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
+            status = os.pread(self._status, 8192, 0)  # /proc regenerates the file for every read at 0
+        except OSError:  # the process is gone
+            return 0
+        for line in status.splitlines():
+            if line.startswith(b"VmHWM:"):
+                return math.ceil(int(line.split()[1]) / 1024)
         return 0
 
     def kill(self) -> None:
@@ -209,6 +209,9 @@ class Worker:
     def stop(self) -> None:
         self.kill()
         self.api.close()
+        if not self._output.closed:  # stop() may come twice; the descriptor must be closed once
+            self._output.close()
+            os.close(self._status)
         self.log_path.unlink(missing_ok=True)
 
 
