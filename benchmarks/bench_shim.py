@@ -6,7 +6,8 @@ the shim and the local Lambda service, against what it is made of, measured side
 
 and, to say what dominates, the split of the direct POST into the service alone (a DryRun invoke: HTTP,
 routing, validation, no handler) and the hop to the warm worker (runtime API round trip + handler), and
-the SQL side's own overhead (PL/Python, settings, json casts, a fresh TCP connection per call).
+the SQL side's own overhead (PL/Python, settings, json casts). Every path keeps its HTTP connection
+alive between calls, as the shim does (one connection per session).
 
 Run: .venv/bin/python benchmarks/bench_shim.py [--quick]
 """
@@ -44,14 +45,14 @@ ECHO_HANDLER = "def lambda_handler(event, context):\n    return event\n"
 RAW_POST_FUNCTION = """
 CREATE FUNCTION bench_raw_post(port int, body text) RETURNS text LANGUAGE plpython3u AS $$
 import http.client, socket
-conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
-conn.connect()
-conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+if "conn" not in SD:
+    SD["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+    SD["conn"].connect()
+    SD["conn"].sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+conn = SD["conn"]
 conn.request("POST", "/2015-03-31/functions/bench-echo/invocations", body=body.encode(),
              headers={"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"})
-answer = conn.getresponse().read()
-conn.close()
-return answer.decode()
+return conn.getresponse().read().decode()
 $$
 """
 
@@ -68,20 +69,19 @@ def p50_ms(action: Callable[[], object], iterations: int) -> float:
 
 
 def direct_post(url: str, invocation_type: str) -> Callable[[], bytes]:
-    """One Invoke over a fresh connection, as the shim makes it."""
+    """Invokes over one kept-alive connection, as the shim makes them."""
     parts = urlsplit(url)
     path = f"/2015-03-31/functions/{FUNCTION}/invocations"
     headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": invocation_type}
+    conn = http.client.HTTPConnection(parts.hostname, parts.port)
+    conn.connect()
+    assert conn.sock is not None
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def post() -> bytes:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port)
-        conn.connect()
-        assert conn.sock is not None
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.request("POST", path, body=PAYLOAD, headers=headers)
         response = conn.getresponse()
         body = response.read()
-        conn.close()
         assert response.status in (200, 204), response.status
         return body
 
