@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from s3vl_local.lambda_service.http_requests import LeanRequestParsing
+from s3vl_local.lambda_service.lean_http import LeanHttpHandler
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -121,7 +121,7 @@ class RuntimeApiServer(ThreadingHTTPServer):
             self.events.put(RuntimeEvent("ready", time.monotonic()))
 
 
-class _RuntimeApiHandler(LeanRequestParsing):
+class _RuntimeApiHandler(LeanHttpHandler):
     protocol_version = "HTTP/1.1"
     server: RuntimeApiServer
 
@@ -183,5 +183,4 @@ class _RuntimeApiHandler(LeanRequestParsing):
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_headers_and_body(body)

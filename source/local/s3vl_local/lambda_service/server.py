@@ -28,7 +28,7 @@ from s3vl_local.lambda_service.functions import (
     function_arn,
     parse_function_ref,
 )
-from s3vl_local.lambda_service.http_requests import LeanRequestParsing
+from s3vl_local.lambda_service.lean_http import LeanHttpHandler
 from s3vl_local.lambda_service.runtime_api import Invocation
 from s3vl_local.lambda_service.workers import FunctionPool
 
@@ -342,7 +342,7 @@ class _ApiServer(ThreadingHTTPServer):
         """A client that disconnects early (e.g. a timed-out SQL call) is not a service error."""
 
 
-class _ApiHandler(LeanRequestParsing):
+class _ApiHandler(LeanHttpHandler):
     protocol_version = "HTTP/1.1"
     server: _ApiServer
 
@@ -401,8 +401,7 @@ class _ApiHandler(LeanRequestParsing):
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        self.send_headers_and_body(response.body)
 
     def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> Response:
         service = self.server.service

@@ -1,11 +1,12 @@
-"""Request parsing for the service's HTTP handlers, without the email package.
+"""HTTP for the service's handlers (the Lambda API and the runtime API) without the email package.
 
 BaseHTTPRequestHandler parses headers with email.parser, which cost more CPU than anything else the
 service does per invocation (three requests: the Invoke, and the runtime's GET next and POST response).
-LeanRequestParsing reads the same HTTP/1.x requests with a plain line loop and keeps the stdlib's rules:
+LeanHttpHandler reads the same HTTP/1.x requests with a plain line loop and keeps the stdlib's rules:
 Connection and Expect: 100-continue handling, 431 for a header line over 64 KiB or more than 100
 headers. Any other request line (HTTP/0.9, HTTP/2, malformed) goes to the stdlib parser, which answers
-the error it always did.
+the error it always did. `send_headers_and_body` writes a response in one send, so that its reader
+wakes up once for it rather than for the headers and again for the body.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class RequestHeaders:
         return list(self._pairs)
 
 
-class LeanRequestParsing(BaseHTTPRequestHandler):
+class LeanHttpHandler(BaseHTTPRequestHandler):
     def parse_request(self) -> bool:
         words = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n").split()
         if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
@@ -74,3 +75,8 @@ class LeanRequestParsing(BaseHTTPRequestHandler):
         if expect == "100-continue" and self.request_version == "HTTP/1.1" <= self.protocol_version:
             return self.handle_expect_100()
         return True
+
+    def send_headers_and_body(self, body: bytes) -> None:
+        """end_headers() and the body in a single write."""
+        self._headers_buffer.append(b"\r\n" + body)  # type: ignore[attr-defined]
+        self.flush_headers()

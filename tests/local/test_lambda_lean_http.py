@@ -1,4 +1,4 @@
-"""The service's own request parsing (http_requests.py) keeps HTTP/1.x semantics: header names in any
+"""The service's own request parsing (lean_http.py) keeps HTTP/1.x semantics: header names in any
 case, folded lines, Connection, Expect: 100-continue, and 431 or 400 for what the stdlib refuses."""
 
 from __future__ import annotations
