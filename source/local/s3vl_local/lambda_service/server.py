@@ -309,8 +309,9 @@ def _enum_error(value: str, field: str, allowed: tuple[str, ...]) -> LambdaApiEr
 class _ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    # The shim connects once per invocation: with the default backlog of 5, concurrent sessions overflow it
-    # on a busy machine, the kernel drops their SYNs and they hit aws_lambda.connect_timeout_ms.
+    # Each shim session connects on its first invocation (then keeps the connection): with the default
+    # backlog of 5, many sessions starting at once overflow it on a busy machine, the kernel drops their
+    # SYNs and they hit aws_lambda.connect_timeout_ms.
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], service: LambdaService) -> None:
