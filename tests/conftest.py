@@ -6,6 +6,7 @@ Every fixture that starts a process stops it in its teardown, whatever the tests
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,3 +61,12 @@ def local_stack() -> Iterator[LocalStack]:
     finally:
         stack.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole session: bound but never listening, so no
+    other process can take it (a port that was merely free once may be reused by the time it is used)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from s3vl_local.aurora_shim.installer import install_shim
-from s3vl_local.postgres import PostgresCluster, free_port
+from s3vl_local.postgres import PostgresCluster
 
 DB = "shim_surface"
 
 
 @pytest.fixture(scope="module")
-def closed_endpoint() -> str:
-    return f"http://127.0.0.1:{free_port()}"
+def closed_endpoint(refused_port: int) -> str:
+    return f"http://127.0.0.1:{refused_port}"
 
 
 @pytest.fixture(scope="module")

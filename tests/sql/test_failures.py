@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from s3vl_local.postgres import free_port
 
 from .conftest import REPO, SqlStack, raises_sqlstate
 
@@ -56,7 +55,7 @@ def _zip(source: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def functions(sql_stack: SqlStack) -> Iterator[dict[str, str]]:
+def functions(sql_stack: SqlStack, refused_port: int) -> Iterator[dict[str, str]]:
     """Test functions in the local Lambda service, by purpose -> ARN; deleted afterwards."""
     client = sql_stack.lambda_client()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
@@ -78,7 +77,7 @@ def functions(sql_stack: SqlStack) -> Iterator[dict[str, str]]:
     }
     specs["unreachable"] = {
         **specs["unavailable"],
-        "Environment": {"Variables": {"AWS_ENDPOINT_URL_S3VECTORS": f"http://127.0.0.1:{free_port()}"}},
+        "Environment": {"Variables": {"AWS_ENDPOINT_URL_S3VECTORS": f"http://127.0.0.1:{refused_port}"}},
     }
     arns: dict[str, str] = {}
     try:
@@ -114,9 +113,9 @@ def _fails(sql_stack: SqlStack, conn: Any, arn: str, s3vectors_side: bool = Fals
     return error
 
 
-def test_lambda_service_down_raises_sv007(conn) -> None:
+def test_lambda_service_down_raises_sv007(conn, refused_port: int) -> None:
     conn.execute(
-        "SELECT set_config('aws_lambda.endpoint_url', %s, false)", (f"http://127.0.0.1:{free_port()}",)
+        "SELECT set_config('aws_lambda.endpoint_url', %s, false)", (f"http://127.0.0.1:{refused_port}",)
     )
     error = raises_sqlstate(conn, QUERY)
     assert error.sqlstate == "SV007"
