@@ -407,7 +407,7 @@ class _ApiHandler(LeanHttpHandler):
     def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> Response:
         service = self.server.service
         if path.rstrip("/") == CONTROL_PATH:
-            return Response.json(200, service.faults.control(method, urlsplit(self.path).query, raw))
+            return Response.json(200, service.faults.control(method, path, urlsplit(self.path).query, raw))
         for route_method, pattern, operation in ROUTES:
             match = pattern.fullmatch(path)
             if route_method != method or not match:
