@@ -41,6 +41,38 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- Send items (put_vectors items or delete_vectors keys) in greedy batches under the request payload limit
+-- of the invocation type and at most p_max_items each; returns the total count the function reports.
+CREATE OR REPLACE FUNCTION s3vl._write_items(
+    p_operation text, p_index s3vl.index_registry, p_items jsonb[], p_async boolean, p_max_items integer)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_budget integer := CASE WHEN p_async THEN 1000000 ELSE 5000000 END;
+    v_total bigint := pg_catalog.cardinality(p_items);
+    v_item jsonb;
+    v_item_bytes integer;
+    v_batch jsonb[] := '{}';
+    v_batch_bytes integer := 0;
+    v_done bigint := 0;
+BEGIN
+    FOREACH v_item IN ARRAY p_items LOOP
+        v_item_bytes := pg_catalog.octet_length(v_item::text) + 2;
+        IF pg_catalog.cardinality(v_batch) > 0
+           AND (v_batch_bytes + v_item_bytes > v_budget OR pg_catalog.cardinality(v_batch) >= p_max_items) THEN
+            v_done := v_done + s3vl._write_batch(p_operation, p_index, v_batch, p_async, v_done, v_total);
+            v_batch := '{}';
+            v_batch_bytes := 0;
+        END IF;
+        v_batch := v_batch || v_item;
+        v_batch_bytes := v_batch_bytes + v_item_bytes;
+    END LOOP;
+    RETURN v_done + s3vl._write_batch(p_operation, p_index, v_batch, p_async, v_done, v_total);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION s3vl.put_vectors(
     index_name text,
     vector_ids text[],
@@ -57,12 +89,7 @@ DECLARE
     v_rows integer;
     v_dim integer;
     v_bad record;
-    v_budget integer;
-    v_item jsonb;
-    v_item_bytes integer;
-    v_batch jsonb[] := '{}';
-    v_batch_bytes integer := 0;
-    v_done bigint := 0;
+    v_items jsonb[];
 BEGIN
     v_index := s3vl._index(put_vectors.index_name);
     PERFORM s3vl._check_keys(put_vectors.vector_ids, 'vector_ids');
@@ -136,29 +163,14 @@ BEGIN
         END IF;
     END IF;
 
-    -- Greedy batches under the request payload limit of the invocation type.
-    v_budget := CASE WHEN put_vectors.async THEN 1000000 ELSE 5000000 END;
-    FOR v_item IN
-        SELECT pg_catalog.jsonb_build_object('key', put_vectors.vector_ids[g.r], 'data', pg_catalog.to_jsonb(g.d))
-               || CASE WHEN put_vectors.metadata[g.r] IS NULL THEN '{}'::jsonb
-                       ELSE pg_catalog.jsonb_build_object('metadata', put_vectors.metadata[g.r]) END
-          FROM (SELECT (u.n - 1) / v_dim + 1 AS r, array_agg(u.x ORDER BY u.n) AS d
-                  FROM pg_catalog.unnest(put_vectors.vectors) WITH ORDINALITY AS u(x, n)
-                 GROUP BY 1) AS g
-         ORDER BY g.r
-    LOOP
-        v_item_bytes := pg_catalog.octet_length(v_item::text) + 2;
-        IF pg_catalog.cardinality(v_batch) > 0
-           AND (v_batch_bytes + v_item_bytes > v_budget OR pg_catalog.cardinality(v_batch) >= 2000) THEN
-            v_done := v_done + s3vl._write_batch('put_vectors', v_index, v_batch, put_vectors.async, v_done, v_rows);
-            v_batch := '{}';
-            v_batch_bytes := 0;
-        END IF;
-        v_batch := v_batch || v_item;
-        v_batch_bytes := v_batch_bytes + v_item_bytes;
-    END LOOP;
-    v_done := v_done + s3vl._write_batch('put_vectors', v_index, v_batch, put_vectors.async, v_done, v_rows);
-    RETURN v_done;
+    SELECT array_agg(pg_catalog.jsonb_build_object('key', put_vectors.vector_ids[g.r], 'data', pg_catalog.to_jsonb(g.d))
+                     || CASE WHEN put_vectors.metadata[g.r] IS NULL THEN '{}'::jsonb
+                             ELSE pg_catalog.jsonb_build_object('metadata', put_vectors.metadata[g.r]) END
+                     ORDER BY g.r) INTO v_items
+      FROM (SELECT (u.n - 1) / v_dim + 1 AS r, array_agg(u.x ORDER BY u.n) AS d
+              FROM pg_catalog.unnest(put_vectors.vectors) WITH ORDINALITY AS u(x, n)
+             GROUP BY 1) AS g;
+    RETURN s3vl._write_items('put_vectors', v_index, v_items, put_vectors.async, 2000);
 END
 $$;
 COMMENT ON FUNCTION s3vl.put_vectors(text, text[], double precision[], jsonb[], boolean) IS
@@ -176,12 +188,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry;
-    v_keys text[];
-    v_key text;
-    v_budget integer;
-    v_batch jsonb[] := '{}';
-    v_batch_bytes integer := 0;
-    v_done bigint := 0;
+    v_keys jsonb[];
 BEGIN
     v_index := s3vl._index(delete_vectors.index_name);
     PERFORM s3vl._check_keys(delete_vectors.vector_ids, 'vector_ids');
@@ -189,25 +196,10 @@ BEGIN
         RAISE EXCEPTION 'async must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
     END IF;
     -- Each id once, in first-seen order.
-    SELECT array_agg(k.id ORDER BY k.first_pos) INTO v_keys
+    SELECT array_agg(pg_catalog.to_jsonb(k.id) ORDER BY k.first_pos) INTO v_keys
       FROM (SELECT u.id, min(u.n) AS first_pos
               FROM pg_catalog.unnest(delete_vectors.vector_ids) WITH ORDINALITY AS u(id, n) GROUP BY u.id) AS k;
-    v_budget := CASE WHEN delete_vectors.async THEN 1000000 ELSE 5000000 END;
-    FOREACH v_key IN ARRAY v_keys LOOP
-        IF pg_catalog.cardinality(v_batch) > 0
-           AND (v_batch_bytes + pg_catalog.octet_length(pg_catalog.to_jsonb(v_key)::text) + 2 > v_budget
-                OR pg_catalog.cardinality(v_batch) >= 5000) THEN
-            v_done := v_done + s3vl._write_batch('delete_vectors', v_index, v_batch, delete_vectors.async, v_done,
-                                                 pg_catalog.cardinality(v_keys));
-            v_batch := '{}';
-            v_batch_bytes := 0;
-        END IF;
-        v_batch := v_batch || pg_catalog.to_jsonb(v_key);
-        v_batch_bytes := v_batch_bytes + pg_catalog.octet_length(pg_catalog.to_jsonb(v_key)::text) + 2;
-    END LOOP;
-    v_done := v_done + s3vl._write_batch('delete_vectors', v_index, v_batch, delete_vectors.async, v_done,
-                                         pg_catalog.cardinality(v_keys));
-    RETURN v_done;
+    RETURN s3vl._write_items('delete_vectors', v_index, v_keys, delete_vectors.async, 5000);
 END
 $$;
 COMMENT ON FUNCTION s3vl.delete_vectors(text, text[], boolean) IS
