@@ -213,3 +213,32 @@ def test_one_failed_chunk_fails_the_whole_sql_call(
     faults.emulator.clear()
     assert conn.execute(sql, (keys,)).fetchall() == [(key, True) for key in keys]
     assert len(conn.execute("SELECT vector_id FROM s3vl.list_all_vectors('rel-16')").fetchall()) == len(keys)
+
+
+def test_a_write_that_fails_midway_says_how_much_was_applied_and_can_be_repeated(
+    rel_stack: ReliabilityStack, conn: psycopg.Connection[Any], faults: Faults
+) -> None:
+    """2500 vectors are two invocations (2000 + 500): when the second crashes, the error says the first
+    2000 were applied (ROLLBACK cannot undo them), and running the same call again completes the write."""
+    keys = [f"midway-{i:04d}" for i in range(2500)]
+    vectors = np.random.default_rng(11).standard_normal((2500, 16)).astype(np.float32)
+    put = "SELECT s3vl.put_vectors('rel-16', %s, %s::float8[])"
+    faults.lambda_service.set({"function": "*", "fault": "crash", "schedule": [False, True]})
+    try:
+        failure = raises_sqlstate(conn, put, (keys, vectors.tolist()))
+        assert failure.sqlstate == "SV006", str(failure)
+        assert "2000 of 2500 items were applied before this failure" in (failure.diag.message_detail or "")
+        assert "run the call again" in (failure.diag.message_hint or "")
+        found = conn.execute(
+            "SELECT found FROM s3vl.get_vectors('rel-16', %s, return_data => FALSE, "
+            "return_metadata => FALSE)",
+            (keys,),
+        ).fetchall()
+        assert [f for (f,) in found] == [True] * 2000 + [False] * 500
+        faults.lambda_service.clear()
+        assert conn.execute(put, (keys, vectors.tolist())).fetchone()[0] == 2500
+        back = conn.execute("SELECT vector FROM s3vl.get_vectors('rel-16', %s)", (keys,)).fetchall()
+        np.testing.assert_array_equal(np.array([v for (v,) in back], dtype=np.float32), vectors)
+    finally:
+        faults.lambda_service.clear()
+        conn.execute("SELECT s3vl.delete_vectors('rel-16', %s)", (keys,))
