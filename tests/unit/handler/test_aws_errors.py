@@ -55,6 +55,19 @@ def test_access_denied_names_the_actions_to_grant(stub: Stubber) -> None:
     assert "s3vectors:QueryVectors" in message and "s3vectors:GetVectors" in message
 
 
+def test_rejected_next_token_is_reported_as_a_token_error(stub: Stubber) -> None:
+    stub.add_client_error(
+        "list_vectors",
+        service_error_code="ValidationException",
+        service_message="Invalid nextToken for ListVectors",
+        http_status_code=400,
+    )
+    envelope = invoke({"operation": "list_vectors", "index_arn": STUB_ARN, "next_token": "stale"})
+    assert error_code(envelope) == "INVALID_NEXT_TOKEN"
+    assert envelope["error"]["aws_error_code"] == "ValidationException"
+    assert "token from the previous page" in envelope["error"]["message"]
+
+
 def test_error_on_a_later_page_is_reported(stub: Stubber) -> None:
     stub.add_response(
         "query_vectors",
@@ -66,17 +79,14 @@ def test_error_on_a_later_page_is_reported(stub: Stubber) -> None:
     assert error_code(invoke(QUERY)) == "THROTTLED"
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A region of its own, so the client is created while the variable points at a closed port.
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3VECTORS", f"http://127.0.0.1:{_closed_port()}")
-    arn = f"arn:aws:s3vectors:ap-southeast-4:{ACCOUNT}:bucket/test-bucket/index/test-index"
-    envelope = invoke({"operation": "get_index", "index_arn": arn})
+    # A bound, never-listening socket refuses connections and keeps the port from being reused meanwhile.
+    # A region of its own, so the client is created while the variable points at that port.
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3VECTORS", f"http://127.0.0.1:{refusing.getsockname()[1]}")
+        arn = f"arn:aws:s3vectors:ap-southeast-4:{ACCOUNT}:bucket/test-bucket/index/test-index"
+        envelope = invoke({"operation": "get_index", "index_arn": arn})
     assert error_code(envelope) == "ENDPOINT_UNREACHABLE"
     assert envelope["error"]["retryable"] is True
     assert "AWS_ENDPOINT_URL_S3VECTORS" in envelope["error"]["message"]

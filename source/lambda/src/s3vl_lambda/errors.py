@@ -116,7 +116,11 @@ def _from_client_error(exc: ClientError, action: str, actions: frozenset[str]) -
     aws_message = str(error.get("Message") or "no message")
     status = metadata.get("HTTPStatusCode")
     request_id = metadata.get("RequestId") or None
-    if aws_code in _AWS_CODES:
+    if aws_code == "ValidationException" and "nexttoken" in aws_message.lower():
+        # A stale token, or one from another listing: the caller's fix is about the token, not the index.
+        code = "INVALID_NEXT_TOKEN"
+        fix = "pass the token from the previous page unchanged, or none to start over"
+    elif aws_code in _AWS_CODES:
         code, fix = _AWS_CODES[aws_code]
         fix = fix.format(actions=", ".join(sorted(actions)))
     elif aws_code.startswith("Kms"):
