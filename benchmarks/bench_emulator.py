@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "source" / "local"))
 
+from s3vl_local import local_aws
 from s3vl_local.s3vectors.operations import Operations
 from s3vl_local.s3vectors.server import EmulatorServer
 
@@ -45,15 +46,7 @@ def _p50(fn: Any, repeats: int) -> float:
 
 
 def _client(url: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3vectors",
-        endpoint_url=url,
-        region_name="us-west-2",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    return local_aws.client("s3vectors", url)
 
 
 def _load(ops: Operations, n: int, rng: np.random.Generator) -> np.ndarray:

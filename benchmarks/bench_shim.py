@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "source" / "local"))
 
-import boto3
 import psycopg
+from s3vl_local import local_aws
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.lambda_service.server import LambdaService
 from s3vl_local.postgres import PostgresCluster, make_shared_dir
@@ -103,13 +103,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zf:
             zf.writestr("lambda_function.py", ECHO_HANDLER)
-        boto3.client(
-            "lambda",
-            endpoint_url=service.url,
-            region_name="us-west-2",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        ).create_function(
+        local_aws.client("lambda", service.url).create_function(
             FunctionName=FUNCTION,
             Runtime="python3.11",
             Role="arn:aws:iam::000000000000:role/bench",

@@ -32,8 +32,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "source" / "local"))
 
-import boto3  # noqa: E402
 import psycopg  # noqa: E402
+from s3vl_local import local_aws  # noqa: E402
 from s3vl_local.stack import LocalStack  # noqa: E402
 
 N, DIM, TOP_K = 10_000, 768, 10
@@ -42,10 +42,7 @@ REPEATS = 60
 
 
 def _s3vectors_client(env: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3vectors", endpoint_url=env["AWS_ENDPOINT_URL_S3VECTORS"], region_name="us-west-2",
-        aws_access_key_id="x", aws_secret_access_key="x",
-    )  # fmt: skip
+    return local_aws.client("s3vectors", env["AWS_ENDPOINT_URL_S3VECTORS"])  # fmt: skip
 
 
 def _invoke_connection(env: dict[str, str]) -> http.client.HTTPConnection:

@@ -8,10 +8,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import psycopg
 import pytest
 from lambda_test_zips import BEHAVIOURS_HANDLER, build_zip
+from s3vl_local import local_aws
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.lambda_service.server import LambdaService
 from s3vl_local.postgres import PostgresCluster, make_shared_dir
@@ -22,13 +22,7 @@ CALL = f"SELECT payload FROM aws_lambda.invoke('{FN}', %s::json)"
 
 
 def _create_function(service: LambdaService) -> None:
-    boto3.client(
-        "lambda",
-        endpoint_url=service.url,
-        region_name="us-west-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_function(
+    local_aws.client("lambda", service.url).create_function(
         FunctionName=FN,
         Runtime="python3.11",
         Role="arn:aws:iam::000000000000:role/s3vl-test",

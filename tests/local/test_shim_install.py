@@ -7,13 +7,23 @@ a Lambda function are in test_shim_invoke.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
+from s3vl_local import local_aws
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.postgres import PostgresCluster
 
 DB = "shim_surface"
+SHIM_SQL = Path(local_aws.__file__).with_name("aurora_shim") / "shim.sql"
+
+
+def test_shim_names_the_stacks_region_and_account() -> None:
+    # PostgreSQL's Python cannot import local_aws, so the shim repeats its identity: it must agree.
+    source = SHIM_SQL.read_text()
+    assert f'LOCAL_REGION = "{local_aws.REGION}"' in source
+    assert f'LOCAL_ACCOUNT = "{local_aws.ACCOUNT}"' in source
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 from lambda_test_zips import BEHAVIOURS_HANDLER, build_zip
+from s3vl_local import local_aws
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.lambda_service.server import LambdaService
 from s3vl_local.postgres import PostgresCluster
@@ -23,13 +23,7 @@ ARN = f"arn:aws:lambda:us-west-2:000000000000:function:{FN}"
 
 @pytest.fixture(scope="module")
 def dsn(pg_cluster: PostgresCluster, lambda_service: LambdaService) -> Iterator[str]:
-    client = boto3.client(
-        "lambda",
-        endpoint_url=lambda_service.url,
-        region_name="us-west-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    client = local_aws.client("lambda", lambda_service.url)
     client.create_function(
         FunctionName=FN,
         Runtime="python3.11",

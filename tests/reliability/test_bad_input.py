@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
+from s3vl_local import local_aws
 
 from .conftest import BUCKET, ReliabilityStack
 
@@ -535,12 +535,9 @@ def _run(stack: ReliabilityStack, case: Case) -> tuple[str, str]:
         assert caught.value.code == (404 if document["__type"] == "NotFoundException" else 400)
         return caught.value.headers["x-amzn-ErrorType"], document["message"]
     method, kwargs, validate = request
-    client = boto3.client(
+    client = local_aws.client(
         "s3vectors",
-        region_name="us-west-2",
-        endpoint_url=stack.env["AWS_ENDPOINT_URL_S3VECTORS"],
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        stack.env["AWS_ENDPOINT_URL_S3VECTORS"],
         config=Config(parameter_validation=validate, retries={"total_max_attempts": 1}),
     )
     with pytest.raises((ClientError, ParamValidationError)) as caught:

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from s3vl_local import local_aws
 from s3vl_local.lambda_service.faults import CONTROL_PATH
 from s3vl_local.lambda_service.server import LambdaService
 
@@ -40,12 +40,9 @@ def control(service: LambdaService, method: str, document: Any = None, query: st
 @pytest.fixture(scope="module")
 def client(lambda_service: LambdaService) -> Iterator[Any]:
     # One attempt only, so an injected 429 is seen rather than retried away.
-    lam = boto3.client(
+    lam = local_aws.client(
         "lambda",
-        region_name="us-west-2",
-        endpoint_url=lambda_service.url,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        lambda_service.url,
         config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=30),
     )
     for name in (FUNCTION, OTHER):
@@ -226,12 +223,9 @@ def test_invalid_json_is_refused(lambda_service: LambdaService) -> None:
 def test_stopping_the_service_wakes_delayed_invocations(tmp_path: Path) -> None:
     service = LambdaService(tmp_path / "lambda").start()
     try:
-        lam = boto3.client(
+        lam = local_aws.client(
             "lambda",
-            region_name="us-west-2",
-            endpoint_url=service.url,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            service.url,
             config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=60),
         )
         lam.create_function(

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import psycopg
 import pytest
+from s3vl_local import local_aws
 
 REPO = Path(__file__).resolve().parents[2]
 SQL_DIR = REPO / "source" / "sql"
@@ -90,22 +90,10 @@ class SqlStack:
         assert done.returncode == 0, done.stderr
 
     def s3vectors(self) -> Any:
-        return boto3.client(
-            "s3vectors",
-            region_name="us-west-2",
-            endpoint_url=self.env["AWS_ENDPOINT_URL_S3VECTORS"],
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return local_aws.client("s3vectors", self.env["AWS_ENDPOINT_URL_S3VECTORS"])
 
     def lambda_client(self) -> Any:
-        return boto3.client(
-            "lambda",
-            region_name="us-west-2",
-            endpoint_url=self.env["AWS_ENDPOINT_URL_LAMBDA"],
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return local_aws.client("lambda", self.env["AWS_ENDPOINT_URL_LAMBDA"])
 
     def create_database(self, dbname: str, with_shim: bool = True) -> None:
         with self.connect(dbname="postgres") as conn:

@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 from botocore.exceptions import ClientError
 
+from s3vl_local import local_aws
 from s3vl_local.aurora_shim.installer import install_shim
-from s3vl_local.lambda_service.functions import ACCOUNT, REGION, function_arn
+from s3vl_local.lambda_service.functions import function_arn
 from s3vl_local.postgres import SUPERUSER_ROLE, PostgresCluster, make_shared_dir
 from s3vl_local.processes import is_alive, stop_pid
 
@@ -32,9 +32,9 @@ FUNCTION_NAME = "s3vl-vector-query"
 FUNCTION_HANDLER = "lambda_function.lambda_handler"
 FUNCTION_TIMEOUT_S = 10
 FUNCTION_MEMORY_MB = 128
-DEMO_INDEX_ARN = f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/s3vl-vector-bucket/index/test-index-5d"
-DUMMY_ACCESS_KEY = "s3vl-local"
-DUMMY_SECRET_KEY = "s3vl-local-secret"
+DEMO_INDEX_ARN = (
+    f"arn:aws:s3vectors:{local_aws.REGION}:{local_aws.ACCOUNT}:bucket/s3vl-vector-bucket/index/test-index-5d"
+)
 DAEMON_START_TIMEOUT_S = 30
 
 
@@ -184,9 +184,9 @@ class LocalStack:
             "PGUSER": SUPERUSER_ROLE,
             "AWS_ENDPOINT_URL_S3VECTORS": s3vectors_url,
             "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
-            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
-            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": local_aws.ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": local_aws.SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": local_aws.REGION,
             "S3VL_LAMBDA_FUNCTION_ARN": function_arn(FUNCTION_NAME),
             "S3VL_S3_INDEX_ARN": DEMO_INDEX_ARN,
         }
@@ -208,13 +208,7 @@ class LocalStack:
             if build.returncode != 0 or not self.zip_path.exists():
                 raise StackError(f"{PACKAGE_SCRIPT} failed (exit {build.returncode}): {build.stderr.strip()}")
         code = self.zip_path.read_bytes()
-        client = boto3.client(
-            "lambda",
-            endpoint_url=lambda_url,
-            region_name=REGION,
-            aws_access_key_id=DUMMY_ACCESS_KEY,
-            aws_secret_access_key=DUMMY_SECRET_KEY,
-        )
+        client = local_aws.client("lambda", lambda_url)
         settings = {
             "Handler": FUNCTION_HANDLER,
             "Timeout": FUNCTION_TIMEOUT_S,
@@ -228,7 +222,7 @@ class LocalStack:
             client.create_function(
                 FunctionName=FUNCTION_NAME,
                 Runtime=f"python3.{sys.version_info.minor}",
-                Role=f"arn:aws:iam::{ACCOUNT}:role/s3vl-lambda-execution-role",
+                Role=f"arn:aws:iam::{local_aws.ACCOUNT}:role/s3vl-lambda-execution-role",
                 Code={"ZipFile": code},
                 **settings,
             )

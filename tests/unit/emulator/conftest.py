@@ -7,22 +7,17 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
+from s3vl_local import local_aws
 from s3vl_local.s3vectors.server import EmulatorServer
 
 _names = itertools.count()
 
 
 def make_client(url: str, validate: bool = True) -> Any:
-    return boto3.client(
-        "s3vectors",
-        endpoint_url=url,
-        region_name="us-west-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(parameter_validation=validate, retries={"max_attempts": 1}),
+    return local_aws.client(
+        "s3vectors", url, config=Config(parameter_validation=validate, retries={"max_attempts": 1})
     )
 
 

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
+from s3vl_local import local_aws
 from s3vl_local.s3vectors.faults import CONTROL_PATH
 from s3vl_local.s3vectors.server import EmulatorServer
 
@@ -28,13 +28,8 @@ SRC = str(Path(__file__).resolve().parents[3] / "source" / "local")
 
 def _client(url: str, attempts: int = 1) -> Any:
     """attempts=1: no retry, the first error is seen; more: botocore's standard retry mode."""
-    return boto3.client(
-        "s3vectors",
-        endpoint_url=url,
-        region_name="us-west-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),
+    return local_aws.client(
+        "s3vectors", url, config=Config(retries={"mode": "standard", "total_max_attempts": attempts})
     )
 
 

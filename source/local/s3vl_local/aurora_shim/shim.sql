@@ -49,7 +49,7 @@ if "invoke" not in SD:
     import time
     import urllib.parse
 
-    LOCAL_ACCOUNT = "000000000000"
+    LOCAL_ACCOUNT = "000000000000"  # = s3vl_local.local_aws.ACCOUNT (tests/local checks)
     LOCAL_REGION = "us-west-2"
     TIMEOUT_RANGE_MS = (1, 900000)
 

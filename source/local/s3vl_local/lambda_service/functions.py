@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from s3vl_local.lambda_service.errors import LambdaApiError, invalid_parameter, not_found
+from s3vl_local.local_aws import ACCOUNT, REGION
 
-REGION = "us-west-2"
-ACCOUNT = "000000000000"
 LATEST = "$LATEST"
 SUPPORTED_RUNTIME = re.compile(r"python3\.\d+")
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")

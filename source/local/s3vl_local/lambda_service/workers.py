@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3vl_local.lambda_service.errors import throttled
-from s3vl_local.lambda_service.functions import LATEST, REGION, Function
+from s3vl_local.lambda_service.functions import LATEST, Function
 from s3vl_local.lambda_service.runtime_api import Invocation, RuntimeApiServer, RuntimeEvent
+from s3vl_local.local_aws import REGION
 
 INIT_TIMEOUT_S = 10  # Lambda's limit for the init phase
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from s3vl_local import local_aws
+
 from .errors import ConflictException, NotFoundException
 from .rwlock import ReadWriteLock
 from .storage import VectorStore
@@ -67,7 +69,7 @@ def searchable_keys(metadata_configuration: dict[str, Any]) -> list[str]:
 
 class Catalog:
     def __init__(
-        self, data_dir: Path | None, region: str = "us-west-2", account: str = "000000000000"
+        self, data_dir: Path | None, region: str = local_aws.REGION, account: str = local_aws.ACCOUNT
     ) -> None:
         self.region, self.account = region, account
         self._lock = threading.RLock()
