@@ -14,21 +14,7 @@ fail() { printf '\ndemo failed at step %d: %s\n' "$STEP" "$*" >&2; exit 1; }
 trap 'fail "command exited with status $? (see the output above)"' ERR
 
 step "Install what is missing (PostgreSQL 15 with PL/Python, the Python environment)"
-missing=()
-[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
-[ -e /usr/lib/postgresql/15/lib/plpython3.so ] || missing+=(postgresql-plpython3-15)
-command -v zip >/dev/null || missing+=(zip)
-# `make setup` creates .venv with python3 -m venv, which Debian ships separately.
-[ -x .venv/bin/python ] || python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-  else
-    echo "Missing packages: ${missing[*]}. Install them, then run 'make demo' again:" >&2
-    echo "    sudo apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+source/local/install-system-packages.sh
 make --no-print-directory setup
 export PATH="$ROOT/.venv/bin:$PATH"
 
