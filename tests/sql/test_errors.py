@@ -35,6 +35,15 @@ Q5 = "ARRAY[0.1, 0.2, 0.3, 0.4, 0.5]"
             "Infinity",
         ),
         (
+            "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[0.1, 3.5e38, 0.3, 0.4, 0.5], 5)",
+            "float32 range",
+        ),
+        (
+            "SELECT * FROM s3vl.query_vectors('test-index-5d', "
+            "ARRAY[0.1, -3.4028235677973366e38, 0.3, 0.4, 0.5]::float8[], 5)",
+            "float32 range",
+        ),
+        (
             "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[0.1, NULL, 0.3, 0.4, 0.5], 5)",
             "NULL element",
         ),

@@ -118,6 +118,41 @@ def test_query_vector_is_sent_exactly_whatever_the_sessions_float_output(sql_sta
     assert [r[1] for r in exact] == pytest.approx([s for _, s in expected], abs=1e-5)
 
 
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def test_query_vector_is_sent_as_the_shortest_digits_of_its_float32(conn) -> None:
+    """Each element is rounded to float32 as S3 Vectors rounds it, and written in the fewest digits that
+    read back as that float32; magnitudes float32 cannot hold apart from zero are sent as zero."""
+    special = [FLT_MAX, -FLT_MAX, 1e-50, -1e-46, 2.0**-150, 7.1e-46, 1e-40, 0.1]
+    vector = special + np.random.default_rng(3).standard_normal(64 - len(special)).tolist()
+    (text,) = conn.execute(
+        "SELECT s3vl._vector_json(%s::double precision[], r, 'query_vector')::text "
+        "FROM s3vl.index_registry r WHERE r.index_name = 'rand-64'",
+        (vector,),
+    ).fetchone()
+    sent = [float(x) for x in json.loads(text)]
+    assert np.array_equal(np.array(sent, dtype=np.float32), np.array(vector).astype(np.float32))
+    assert sent[2:5] == [0.0, 0.0, 0.0]  # at or below 2**-150, float32 rounds to zero
+    assert sent[5] == 1e-45 and np.float32(sent[5]) == np.float32(2.0**-149)  # the smallest subnormal
+    assert json.loads(text)[:2] == [3.4028235e38, -3.4028235e38]
+    # numpy prints a float32 in its shortest round-trip digits too: same decimals, same doubles.
+    assert sent == [float(str(np.float32(x))) for x in vector]
+    assert len(text) < len(json.dumps(vector)) * 0.7
+
+
+def test_elements_below_float32_range_query_as_zero(sql_stack: SqlStack, conn) -> None:
+    index = sql_stack.indexes["rand-64"]
+    query = np.random.default_rng(11).standard_normal(64)
+    query[:3] = [1e-300, -1e-60, 5e-46]
+    rows = conn.execute(
+        "SELECT vector_id FROM s3vl.query_vectors('rand-64', %s::double precision[], 10)", (query.tolist(),)
+    ).fetchall()
+    zeroed = query.copy()
+    zeroed[:3] = 0.0
+    assert [r[0] for r in rows] == [k for k, _ in index.ranking(zeroed)[:10]]
+
+
 def test_real_and_integer_arrays_are_accepted(sql_stack: SqlStack, conn) -> None:
     index = sql_stack.indexes["euc-8"]
     query = [1, 0, -1, 2, 0, 1, 1, -2]

@@ -102,7 +102,9 @@ def test_query_vector_element_not_a_number(element: Any) -> None:
     assert "query_vector[1]" in envelope["error"]["message"]
 
 
-@pytest.mark.parametrize("element", [float("nan"), float("inf"), float("-inf"), 1e39, 10**400])
+@pytest.mark.parametrize(
+    "element", [float("nan"), float("inf"), float("-inf"), 1e39, 10**400, 2.0**128 - 2.0**103, -3.5e38]
+)
 def test_query_vector_element_not_finite_float32(element: float) -> None:
     envelope = query(query_vector=[element, 0.1])
     assert error_code(envelope) == "NON_FINITE_VALUE"
@@ -125,7 +127,10 @@ def test_query_vector_of_floats_names_its_first_bad_element(vector: list[float],
 
 def test_float32_extremes_and_integers_are_valid_elements() -> None:
     limit = 3.4028234663852886e38
-    for vector in ([limit, -limit, 0.0], [1, 2.5, -3], [0.5] * 4096):
+    # 3.4028235e38 is how float32's maximum is written in shortest digits; as a double it is a little
+    # larger, and still rounds to that float32, as does anything below 2**128 - 2**103.
+    shortest, below_overflow = 3.4028235e38, 3.4028235677973362e38
+    for vector in ([limit, -limit, 0.0], [shortest, -shortest], [below_overflow], [1, 2.5, -3], [0.5] * 4096):
         assert validation.vector(vector, "query_vector") == vector
 
 

@@ -22,7 +22,9 @@ METADATA_FILTERABLE_BYTES = 2 * 1024  # per vector, enforced by the service (see
 METADATA_MAX_KEYS = 50
 PUT_REQUEST_BYTES = 20 * 1024 * 1024  # PutVectors request payload cap
 LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024  # synchronous invocation response cap
-FLOAT32_MAX = 3.4028234663852886e38  # larger magnitudes become Infinity in float32
+# Magnitudes from 2**128 - 2**103 (FLT_MAX plus half its last unit) round to Infinity in float32; smaller
+# ones round to a finite float32, so "3.4028235e+38", the shortest text of FLT_MAX, is in range.
+FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 
 
 @dataclass(frozen=True)

@@ -112,8 +112,8 @@ def _plain_float32_range(value: list[Any]) -> bool:
     if set(map(type, value)) != {float}:
         return False
     # A NaN or an infinity makes the sum non-finite; without them min and max are well defined.
-    bound = limits.FLOAT32_MAX
-    return math.isfinite(sum(value)) and min(value) >= -bound and max(value) <= bound
+    bound = limits.FLOAT32_OVERFLOW
+    return math.isfinite(sum(value)) and min(value) > -bound and max(value) < bound
 
 
 def vector(value: Any, name: str) -> list[float]:
@@ -135,7 +135,7 @@ def vector(value: Any, name: str) -> list[float]:
                 "INVALID_VECTOR_VALUE",
                 f"{name}[{position}] is {json_type(element)}, not a number: send numbers only",
             )
-        if not magnitude(element) <= limits.FLOAT32_MAX:  # also catches NaN
+        if not magnitude(element) < limits.FLOAT32_OVERFLOW:  # also catches NaN
             raise HandlerError(
                 "NON_FINITE_VALUE",
                 f"{name}[{position}] is {element!r}, not a finite float32: replace NaN, Infinity and "
