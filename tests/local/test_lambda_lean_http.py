@@ -3,7 +3,9 @@ case, folded lines, Connection, Expect: 100-continue, and 431 or 400 for what th
 
 from __future__ import annotations
 
+import email.utils
 import socket
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -103,3 +105,18 @@ def test_other_request_lines_get_the_stdlib_errors(lambda_service: LambdaService
     answer = exchange(lambda_service, f"{request_line}\r\nHost: x\r\n\r\n".encode(), wait_for_close=True)
     # No status line: the stdlib answers a request it cannot read as HTTP/0.9, with the page alone.
     assert b"<p>Error code: 400</p>" in answer or b"<p>Error code: 505</p>" in answer
+
+
+def test_date_header_is_the_current_second_in_http_date_format(lambda_service: LambdaService) -> None:
+    # The Date value is cached per second: it must still follow the clock.
+    before = time.time()
+    answers = [exchange(lambda_service, f"{INVOKE} HTTP/1.1\r\nHost: x\r\n\r\n".encode())]
+    time.sleep(1.1)
+    answers.append(exchange(lambda_service, f"{INVOKE} HTTP/1.1\r\nHost: x\r\n\r\n".encode()))
+    after = time.time()
+    dates = []
+    for answer in answers:
+        (line,) = [h for h in answer.split(b"\r\n") if h.lower().startswith(b"date: ")]
+        dates.append(email.utils.parsedate_to_datetime(line[6:].decode()).timestamp())
+        assert line.endswith(b" GMT")
+    assert int(before) <= dates[0] < dates[1] <= after

@@ -10,6 +10,7 @@ import base64
 import binascii
 import contextlib
 import json
+import os
 import re
 import socket
 import threading
@@ -84,6 +85,7 @@ class LambdaService:
         self._pools: dict[str, FunctionPool] = {}
         self._pools_lock = threading.Lock()
         self._log_lock = threading.Lock()
+        self._log_descriptors: dict[str, int] = {}
         self._background: set[threading.Thread] = set()
         self.faults = FaultInjector()  # run-time fault plans, also on CONTROL_PATH
         self._http = _ApiServer((host, port), self)
@@ -112,6 +114,10 @@ class LambdaService:
             thread.join(timeout=30)
         for pool in pools:
             pool.retire_idle()
+        with self._log_lock:
+            descriptors, self._log_descriptors = self._log_descriptors, {}
+        for descriptor in descriptors.values():
+            os.close(descriptor)
 
     def function_log(self, name: str) -> Path:
         """The function's log (its CloudWatch log group stand-in): every invocation's START..REPORT."""
@@ -279,8 +285,17 @@ class LambdaService:
         self._append_log(function.name, outcome.log)
 
     def _append_log(self, name: str, text: str) -> None:
-        with self._log_lock, self.function_log(name).open("a") as log:
-            log.write(text)
+        # One descriptor per function for the service's life: opening the file for every invocation
+        # cost more than writing to it.
+        with self._log_lock:
+            descriptor = self._log_descriptors.get(name)
+            if descriptor is None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                descriptor = os.open(self.function_log(name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._log_descriptors[name] = descriptor
+            data = text.encode()
+            while data:
+                data = data[os.write(descriptor, data) :]
 
 
 def _client_context(header: str | None) -> str | None:
@@ -383,7 +398,7 @@ class _ApiHandler(LeanHttpHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()} if parts.query else {}
         try:
             response = self._route(method, parts.path, query, raw)
         except LambdaApiError as error:
