@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from s3vl_lambda.clients import client_for
 from s3vl_lambda.operations.put import plan_batches
@@ -244,3 +247,46 @@ def test_response_over_6_mb_is_refused_naming_the_limit(stub: Stubber) -> None:
     assert error_code(envelope) == "RESPONSE_TOO_LARGE"
     message = envelope["error"]["message"]
     assert "6291456" in message and "return_data false" in message
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def _error_response(request: Any, status: int, code: str) -> AWSResponse:
+    return AWSResponse(request.url, status, {"x-amzn-ErrorType": code}, _Body(b'{"message": "injected"}'))
+
+
+def test_a_batch_still_retrying_when_get_vectors_answers_makes_no_further_attempt(moto_index: str) -> None:
+    """One batch fails at once; another gets a retryable 503 after the answer is out. Its retry would
+    run on behalf of an invocation that has already answered: it is not made."""
+    put(moto_index, sample(150))
+    attempts: dict[str, int] = {"failing": 0, "slow": 0}
+    answered = threading.Event()
+
+    def fake_send(request: Any, **_: Any) -> AWSResponse | None:
+        keys = json.loads(request.body)["keys"]
+        if keys[0] == "vec_0000":
+            attempts["failing"] += 1
+            return _error_response(request, 400, "ValidationException")
+        attempts["slow"] += 1
+        answered.wait(5)  # answer only after the invocation has returned
+        return _error_response(request, 503, "ServiceUnavailableException")
+
+    events = client_for(REGION).meta.events
+    events.register_last("before-send.s3vectors.GetVectors", fake_send, unique_id="test-lingering-batch")
+    try:
+        keys = [f"vec_{n:04d}" for n in range(150)]
+        envelope = invoke({"operation": "get_vectors", "index_arn": moto_index, "keys": keys})
+        answered.set()
+        assert envelope["ok"] is False, envelope
+        assert envelope["error"]["aws_error_code"] == "ValidationException"
+        time.sleep(2.5)  # longer than the standard retry mode's first backoff (at most 1 s)
+    finally:
+        answered.set()
+        events.unregister("before-send.s3vectors.GetVectors", unique_id="test-lingering-batch")
+    assert attempts == {"failing": 1, "slow": 1}

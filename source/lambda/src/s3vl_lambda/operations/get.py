@@ -51,7 +51,9 @@ def run(request: GetVectorsRequest) -> dict[str, Any]:
 
 
 def _fetch_concurrently(fetch: Any, batches: list[list[str]]) -> list[Any]:
-    futures: list[Future[list[Any]]] = [_executor().submit(fetch, batch) for batch in batches]
+    # Bound to this invocation's deadline: a batch still retrying after the answer stops there.
+    work = deadline.bound_to(deadline.current(), fetch)
+    futures: list[Future[list[Any]]] = [_executor().submit(work, batch) for batch in batches]
     timeout = max(deadline.current().remaining_s(), 0.0)
     done, pending = wait(futures, timeout=timeout, return_when=FIRST_EXCEPTION)
     for future in futures:  # the first failure in request order is the one reported
