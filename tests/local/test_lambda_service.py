@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from lambda_test_zips import BEHAVIOURS_HANDLER, IMPORT_ERROR_HANDLER, SECOND_VERSION_HANDLER, build_zip
@@ -178,7 +180,40 @@ def test_dry_run_answers_204_without_running(cli: Cli, lambda_service: LambdaSer
     )
     assert meta == {"StatusCode": 204}
     assert payload is None
-    assert marker not in lambda_service.function_log("behaviours").read_text()
+    log = lambda_service.function_log("behaviours")  # absent when nothing has run yet
+    assert not log.exists() or marker not in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"v": [0.25, -1.5e-7, 3]}', 204),
+        (b'{"v": NaN}', 204),  # accepted as Python's json accepts it
+        (b'"\\ud800"', 204),  # a lone surrogate escape
+        ('{"v": 1}'.encode("utf-16"), 204),
+        (b'{"v": ', 400),
+        (b"\xff", 400),
+        (b"{'v': 1}", 400),
+    ],
+)
+def test_invoke_payload_must_be_json(
+    cli: Cli, lambda_service: LambdaService, body: bytes, status: int
+) -> None:
+    url = urlsplit(lambda_service.url)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        connection.request(
+            "POST", "/2015-03-31/functions/behaviours/invocations", body=body,
+            headers={"X-Amz-Invocation-Type": "DryRun"},
+        )  # fmt: skip
+        response = connection.getresponse()
+        answer = response.read()
+    finally:
+        connection.close()
+    assert response.status == status, answer
+    if status == 400:
+        assert response.headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+        assert b"Could not parse request body into json" in answer
 
 
 def test_log_type_tail_returns_the_invocation_log(cli: Cli) -> None:

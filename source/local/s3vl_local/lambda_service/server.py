@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import orjson
+
 from s3vl_local.lambda_service.errors import LambdaApiError, invalid_parameter
 from s3vl_local.lambda_service.faults import CONTROL_PATH, FaultInjector
 from s3vl_local.lambda_service.functions import (
@@ -141,13 +143,9 @@ class LambdaService:
                 "RequestTooLargeException",
                 f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
             )
-        try:
-            # Only whether it parses matters: leaving numbers unconverted makes that 4x faster on a vector.
-            json.loads(body or b"null", parse_float=str)
-        except ValueError:
-            raise LambdaApiError(
-                400, "InvalidRequestContentException", "Could not parse request body into json"
-            ) from None
+        if not _is_json(body or b"null"):
+            message = "Could not parse request body into json"
+            raise LambdaApiError(400, "InvalidRequestContentException", message)
         if invocation_type == "DryRun":
             return Response(204)
         invocation = Invocation(
@@ -296,6 +294,22 @@ class LambdaService:
             data = text.encode()
             while data:
                 data = data[os.write(descriptor, data) :]
+
+
+def _is_json(body: bytes) -> bool:
+    """Whether an Invoke payload parses as JSON. orjson answers for the usual payload in a quarter of the
+    stdlib's time (this check was the largest part of the service's work per invocation); what it refuses
+    and the stdlib accepts (NaN, lone surrogates, UTF-16) is accepted, as before."""
+    try:
+        orjson.loads(body)
+        return True
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        json.loads(body, parse_float=str)  # only whether it parses matters: numbers stay text
+        return True
+    except ValueError:
+        return False
 
 
 def _client_context(header: str | None) -> str | None:
