@@ -170,7 +170,8 @@ def test_role_without_grants_is_refused_and_grants_suffice(shim_db: str) -> None
     # The private HTTP client is not callable directly.
     private = _error(
         shim_db,
-        "SELECT * FROM aws_lambda_local.invoke_api('f', NULL, '{}', 'Event', NULL, NULL, NULL)",
+        "SELECT * FROM aws_lambda_local.invoke_api('f', NULL, '{}', 'Event', NULL, NULL, NULL, "
+        "'http://127.0.0.1:9', NULL, NULL)",
         user="shim_granted",
     )
     assert private.sqlstate == "42501"

@@ -26,15 +26,17 @@ RETURNS aws_commons._lambda_function_arn_1
 LANGUAGE sql IMMUTABLE
 AS $$ SELECT ROW($1, $2)::aws_commons._lambda_function_arn_1 $$;
 
--- The one function that talks HTTP. Aurora's settings are read on every call so that SET in a session
--- applies at once; missing settings fall back to Aurora's defaults. Each session keeps its connection
+-- The one function that talks HTTP. Aurora's settings come with every call (invoke() passes
+-- current_setting(), cheaper than a query from PL/Python) so that SET in a session applies at once;
+-- missing settings fall back to Aurora's defaults. Each session keeps its connection
 -- to the service alive between calls (a new TCP connection and service thread per call cost more than
 -- the rest of the shim); connect_timeout_ms applies when a connection is made. A failure comes back as
 -- error_sqlstate/error_message/error_detail/error_hint for invoke() to raise: an error raised inside
 -- PL/Python would carry a "plpy.Error: " prefix that Aurora's messages do not have.
+DROP FUNCTION IF EXISTS aws_lambda_local.invoke_api(text, text, text, text, text, text, text);
 CREATE OR REPLACE FUNCTION aws_lambda_local.invoke_api(
     function_name text, region text, request_payload text, invocation_type text, log_type text,
-    context text, qualifier text,
+    context text, qualifier text, endpoint_url text, connect_timeout_ms text, request_timeout_ms text,
     OUT status_code int, OUT payload text, OUT executed_version text, OUT log_result text,
     OUT error_sqlstate text, OUT error_message text, OUT error_detail text, OUT error_hint text)
 LANGUAGE plpython3u VOLATILE
@@ -189,8 +191,10 @@ if "invoke" not in SD:
             conn.close()
         return status, response_headers, response_body
 
-    def invoke(function_name, region, request_payload, invocation_type, log_type, context, qualifier):
-        settings = plpy.execute(SD["settings_plan"])[0]
+    def invoke(function_name, region, request_payload, invocation_type, log_type, context, qualifier,
+               endpoint_url, connect_timeout_ms, request_timeout_ms):
+        settings = {"endpoint_url": endpoint_url, "connect_timeout_ms": connect_timeout_ms,
+                    "request_timeout_ms": request_timeout_ms}
         connect_timeout = timeout_ms(settings, "connect_timeout_ms", 1000)
         request_timeout = timeout_ms(settings, "request_timeout_ms", 3000)
         endpoint = settings["endpoint_url"]
@@ -258,14 +262,10 @@ if "invoke" not in SD:
         except Failure as failure:
             return failure.row
 
-    SD["settings_plan"] = plpy.prepare(
-        "SELECT pg_catalog.current_setting('aws_lambda.endpoint_url', true) AS endpoint_url,"
-        " pg_catalog.current_setting('aws_lambda.connect_timeout_ms', true) AS connect_timeout_ms,"
-        " pg_catalog.current_setting('aws_lambda.request_timeout_ms', true) AS request_timeout_ms"
-    )
     SD["invoke"] = invoke_or_failure
 
-return SD["invoke"](function_name, region, request_payload, invocation_type, log_type, context, qualifier)
+return SD["invoke"](function_name, region, request_payload, invocation_type, log_type, context, qualifier,
+                    endpoint_url, connect_timeout_ms, request_timeout_ms)
 $py$;
 
 -- Raises what invoke_api reports, with Aurora's plain messages ("lambda invocation failed", "invoke API
@@ -280,7 +280,9 @@ DECLARE
     r record;
 BEGIN
     SELECT * INTO r FROM aws_lambda_local.invoke_api(function_name, region, request_payload, invocation_type,
-                                                     log_type, context, qualifier);
+        log_type, context, qualifier, pg_catalog.current_setting('aws_lambda.endpoint_url', true),
+        pg_catalog.current_setting('aws_lambda.connect_timeout_ms', true),
+        pg_catalog.current_setting('aws_lambda.request_timeout_ms', true));
     IF r.error_sqlstate IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = r.error_sqlstate, MESSAGE = r.error_message,
             DETAIL = r.error_detail, HINT = r.error_hint;
