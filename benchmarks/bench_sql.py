@@ -13,7 +13,8 @@ and, to show what the rest of the chain costs, the same request one layer at a t
 - raw aws_lambda.invoke from SQL with the payload s3vl sends (no s3vl PL/pgSQL around it),
 - a kept-alive HTTP Invoke straight to the Lambda service (no PostgreSQL, no shim; not boto3's Lambda
   client, whose own cost would be charged to the layers).
-The differences between consecutive layers are printed as the cost of each layer. s3vl sends each
+The differences between consecutive layers are printed as the cost of each layer, and then the CPU
+each process spends per chain call (baseline: the same process per direct boto3 call). s3vl sends each
 element in the shortest digits that read back as its float32 (about half the JSON of tolist()); the
 last row compares the chain with a boto3 call that does the same, so that part of the gain is visible.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import socket
 import statistics
@@ -44,7 +46,8 @@ from s3vl_local.stack import LocalStack  # noqa: E402
 
 N, DIM, TOP_K = 10_000, 768, 10
 BUCKET, INDEX, DBNAME = "bench-sql", "bench-10k", "s3vl_bench"
-REPEATS = 150
+REPEATS = 250
+CPU_CALLS = 300  # /proc counts CPU in 10 ms ticks: enough calls to resolve 0.1 ms per call
 ORDER_SEED = 5
 
 
@@ -184,6 +187,17 @@ def measure(stack: Any) -> list[dict[str, Any]]:
             shuffler.shuffle(order)
             for name, fn in order:
                 times[name].append(_timed(lambda fn=fn, q=q: fn(q)))
+        # Where the chain's CPU goes, per call, after the timing (reading /proc must not disturb it).
+        processes = {
+            "PostgreSQL backend": [conn.execute("SELECT pg_backend_pid()").fetchone()[0]],
+            "Lambda service": [stack.lambda_service.pid()],
+            "Lambda worker (handler, its boto3 call)": _children(stack.lambda_service.pid()),
+            "emulator": [stack.emulator.pid()],
+        }
+        cpu = {
+            "chain": _cpu_per_call(chain, queries, processes),
+            "boto3": _cpu_per_call(boto3_direct, queries, processes),
+        }
 
     p50 = {name: statistics.median(values) * 1000 for name, values in times.items()}
     base = p50["boto3"]
@@ -204,7 +218,36 @@ def measure(stack: Any) -> list[dict[str, Any]]:
          "value": p50["chain"], "baseline": p50["boto3_short"], "ratio": p50["chain"] / p50["boto3_short"],
          "target": None, "unit": "ms"},
     ]  # fmt: skip
+    for who, ms in cpu["chain"].items():
+        rows.append({"name": f"  CPU per chain call: {who}", "value": ms, "baseline": cpu["boto3"][who],
+                     "ratio": None, "target": None, "unit": "ms CPU"})  # fmt: skip
     return rows
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int | None) -> list[int]:
+    if pid is None:
+        return []
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def _cpu_per_call(fn: Any, queries: list[np.ndarray], processes: dict[str, list[int]]) -> dict[str, float]:
+    """Milliseconds of CPU per call of `fn` in each process group and in this client, over CPU_CALLS calls."""
+    calls = [queries[i % len(queries)] for i in range(CPU_CALLS)]
+    before = {who: sum(_cpu_seconds(pid) for pid in pids) for who, pids in processes.items()}
+    client_before = time.process_time()
+    for q in calls:
+        fn(q)
+    client = time.process_time() - client_before
+    used = {who: sum(_cpu_seconds(pid) for pid in pids) - before[who] for who, pids in processes.items()}
+    used["this client (psycopg or boto3)"] = client
+    return {who: seconds / CPU_CALLS * 1000 for who, seconds in used.items()}
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -219,8 +262,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     for row in results:
         target = "" if row["target"] is None else f" (target <= {row['target']})"
         unit = row["unit"]
-        print(f"{row['name']}: {row['value']:.2f} {unit}, baseline {row['baseline']:.2f} {unit}, "
-              f"ratio {row['ratio']:.2f}{target}")  # fmt: skip
+        ratio = "" if row["ratio"] is None else f", ratio {row['ratio']:.2f}"
+        print(
+            f"{row['name']}: {row['value']:.2f} {unit}, baseline {row['baseline']:.2f} {unit}{ratio}{target}"
+        )
     largest = max(results[1:4], key=lambda row: row["value"])
     print(f"largest share of the difference: {largest['name'].strip()} ({largest['value']:.2f} ms)")
     return results
