@@ -15,6 +15,8 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 SET extra_float_digits = 3
 AS $$
+DECLARE
+    v_rounded real[];
 BEGIN
     IF p_vector IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', p_argument
@@ -56,10 +58,16 @@ BEGIN
     EXCEPTION WHEN numeric_value_out_of_range THEN
         -- PostgreSQL refuses to round a non-zero magnitude at or below 2^-150 to float32's zero; the
         -- service would store zero, so send zero.
-        RETURN pg_catalog.array_to_json(ARRAY(
+        v_rounded := ARRAY(
             SELECT CASE WHEN pg_catalog.abs(x) <= 7.006492321624085e-46::double precision THEN 0 ELSE x END::real
-              FROM pg_catalog.unnest(p_vector) WITH ORDINALITY AS u(x, n) ORDER BY n));
+              FROM pg_catalog.unnest(p_vector) WITH ORDINALITY AS u(x, n) ORDER BY n);
     END;
+    IF p_index.distance_metric = 'cosine' AND 0 = ALL (v_rounded) THEN
+        RAISE EXCEPTION '% is the zero vector once rounded to float32, which has no direction on the cosine index %',
+                p_argument, pg_catalog.quote_literal(p_index.index_name)
+            USING ERRCODE = '22023', HINT = 'Pass a vector with at least one element of magnitude above 1e-45.';
+    END IF;
+    RETURN pg_catalog.array_to_json(v_rounded);
 END
 $$;
 

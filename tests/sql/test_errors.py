@@ -49,6 +49,10 @@ Q5 = "ARRAY[0.1, 0.2, 0.3, 0.4, 0.5]"
         ),
         ("SELECT * FROM s3vl.query_vectors('test-index-5d', NULL, 5)", "must not be NULL"),
         ("SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[0, 0, 0, 0, 0], 5)", "zero vector"),
+        (
+            "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[1e-50, 0, -1e-60, 0, 0], 5)",
+            "zero vector once rounded",
+        ),
         (f"SELECT * FROM s3vl.query_vectors(NULL, {Q5}, 5)", "index_name"),
         (f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 0)", "top_k"),
         (f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 10001)", "top_k"),
