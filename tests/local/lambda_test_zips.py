@@ -16,6 +16,9 @@ def lambda_handler(event, context):
     print("event", event)
     if "raise" in event:
         raise ValueError(event["raise"])
+    if "fail_once" in event and not os.path.exists(event["fail_once"]):
+        open(event["fail_once"], "w").close()  # the next attempt finds it and succeeds
+        raise RuntimeError("the first attempt fails")
     if "sleep" in event:
         time.sleep(event["sleep"])
     if "exit" in event:

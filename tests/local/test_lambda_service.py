@@ -173,6 +173,75 @@ def test_event_is_accepted_with_202_and_runs_in_the_background(
         time.sleep(0.05)
 
 
+def _wait_for(predicate: Any, what: str, timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _log_count(service: LambdaService, name: str, text: str) -> int:
+    log = service.function_log(name)
+    return log.read_text().count(text) if log.exists() else 0
+
+
+def test_event_that_fails_every_attempt_is_retried_twice_then_dead_lettered(
+    cli: Cli, lambda_service: LambdaService
+) -> None:
+    marker = f"always-fails-{time.time_ns()}"
+    meta, _ = cli.invoke(
+        "--function-name", "behaviours", "--invocation-type", "Event", payload={"raise": marker}
+    )
+    assert meta == {"StatusCode": 202}
+    dead_letters = lambda_service.dead_letters("behaviours")
+
+    def dead_lettered() -> list[dict[str, Any]]:
+        lines = dead_letters.read_text().splitlines() if dead_letters.exists() else []
+        return [r for r in map(json.loads, lines) if marker in r["Body"]]
+
+    _wait_for(dead_lettered, "the failing event never reached the dead-letter file")
+    (record,) = dead_lettered()
+    assert (
+        record["Attempts"] == 3 and record["ErrorCode"] == "ValueError" and marker in record["ErrorMessage"]
+    )
+    assert json.loads(record["Body"]) == {"raise": marker}
+    assert record["FunctionArn"] == ARN_PREFIX + "behaviours"
+    # Three attempts, all under the one request id, as Lambda retries an asynchronous invocation.
+    request_id = record["RequestID"]
+    assert _log_count(lambda_service, "behaviours", f"START RequestId: {request_id}") == 3
+
+
+def test_event_that_fails_once_succeeds_on_its_retry(
+    cli: Cli, lambda_service: LambdaService, tmp_path: Path
+) -> None:
+    flag = tmp_path / "failed-once"
+    meta, _ = cli.invoke(
+        "--function-name", "behaviours", "--invocation-type", "Event", payload={"fail_once": str(flag)}
+    )
+    assert meta == {"StatusCode": 202}
+    _wait_for(lambda: _log_count(lambda_service, "behaviours", f"'fail_once': '{flag}'") == 2, "no retry ran")
+    time.sleep(0.2)  # a third attempt or a dead letter would follow at once
+    assert _log_count(lambda_service, "behaviours", f"'fail_once': '{flag}'") == 2
+    dead_letters = lambda_service.dead_letters("behaviours")
+    assert not dead_letters.exists() or str(flag) not in dead_letters.read_text()
+
+
+def test_event_waiting_for_its_retry_when_the_service_stops_is_dead_lettered(tmp_path: Path) -> None:
+    service = LambdaService(tmp_path / "state", event_retry_delays_s=(60.0, 60.0)).start()
+    try:
+        cli = Cli(service, tmp_path)
+        (tmp_path / "f.zip").write_bytes(build_zip(BEHAVIOURS_HANDLER))
+        cli.create("stopping", tmp_path / "f.zip")
+        cli.invoke("--function-name", "stopping", "--invocation-type", "Event", payload={"raise": "stop"})
+        _wait_for(lambda: _log_count(service, "stopping", "END RequestId") == 1, "the event never ran")
+    finally:
+        started = time.monotonic()
+        service.stop()
+    assert time.monotonic() - started < 10  # the wait for the retry ends with the service
+    (record,) = [json.loads(line) for line in service.dead_letters("stopping").read_text().splitlines()]
+    assert record["Attempts"] == 1 and record["ErrorCode"] == "ValueError"
+
+
 def test_dry_run_answers_204_without_running(cli: Cli, lambda_service: LambdaService) -> None:
     marker = f"dry-run-marker-{time.time_ns()}"
     meta, payload = cli.invoke(

@@ -167,3 +167,35 @@ def test_metadata_round_trip_through_put_and_query(conn, write_index: str) -> No
     ).fetchall()
     assert rows == [("k'; DELETE FROM s3vl.config; --", meta)]
     assert conn.execute("SELECT count(*) FROM s3vl.get_config()").fetchone()[0] == 1
+
+
+def test_async_put_that_fails_reaches_the_dead_letter_file(
+    sql_stack: SqlStack, conn, write_index: str
+) -> None:
+    """Nothing is lost: an async write whose index is gone fails every attempt (raise_on_error) and the
+    request lands in the local stand-in for the dead-letter queue, ready to be sent again."""
+    client = sql_stack.s3vectors()
+    client.delete_index(vectorBucketName=BUCKET, indexName=write_index)
+    try:
+        key = f"lost-{time.monotonic_ns()}"
+        enqueued = conn.execute(
+            "SELECT s3vl.put_vectors('write-16', ARRAY[%s], %s::real[], async => TRUE)", (key, [0.25] * 16)
+        ).fetchone()[0]
+        assert enqueued == 1
+        name = sql_stack.function_arn.rsplit(":", 1)[1]
+        dead_letters = sql_stack.stack.state_dir / "lambda" / "dead-letters" / f"{name}.jsonl"
+        deadline = time.monotonic() + 20
+        while not (dead_letters.exists() and key in dead_letters.read_text()):
+            assert time.monotonic() < deadline, "the failed async put never reached the dead-letter file"
+            time.sleep(0.2)
+        (record,) = [r for r in map(json.loads, dead_letters.read_text().splitlines()) if key in r["Body"]]
+        assert record["Attempts"] == 3
+        assert "NOT_FOUND" in record["ErrorMessage"]
+        body = json.loads(record["Body"])
+        assert body["operation"] == "put_vectors" and body["raise_on_error"] is True
+        assert [v["key"] for v in body["vectors"]] == [key]
+    finally:  # the fixture deletes the index by name
+        client.create_index(
+            vectorBucketName=BUCKET, indexName=write_index, dataType="float32", dimension=16,
+            distanceMetric="cosine",
+        )  # fmt: skip

@@ -39,6 +39,9 @@ DEFAULT_CONCURRENCY_LIMIT = 10
 MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+# Lambda retries an asynchronous invocation that fails twice, about one and two minutes later; locally
+# the waits are seconds. An event that fails every attempt goes to the function's dead-letter file.
+EVENT_RETRY_DELAYS_S = (1.0, 2.0)
 LOG_TYPES = ("None", "Tail")
 
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -77,6 +80,7 @@ class LambdaService:
         port: int = 0,
         function_env: dict[str, str] | None = None,
         concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT,
+        event_retry_delays_s: tuple[float, ...] = EVENT_RETRY_DELAYS_S,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +93,9 @@ class LambdaService:
         self._log_lock = threading.Lock()
         self._log_descriptors: dict[str, int] = {}
         self._background: set[threading.Thread] = set()
+        self._event_retry_delays_s = event_retry_delays_s
+        self._stopping = threading.Event()  # ends the waits between retries of Event invocations
+        self.dead_letter_dir = self.state_dir / "dead-letters"
         self.faults = FaultInjector()  # run-time fault plans, also on CONTROL_PATH
         self._http = _ApiServer((host, port), self)
         self._thread = threading.Thread(target=self._http.serve_forever, name="lambda-service", daemon=True)
@@ -104,6 +111,7 @@ class LambdaService:
 
     def stop(self) -> None:
         """Stop serving, wait for background (Event) invocations, and end every worker process."""
+        self._stopping.set()  # an Event waiting to be retried goes to its dead-letter file now
         self.faults.interrupt()  # delayed invocations answer at once
         self._http.shutdown()
         self._http.server_close()
@@ -120,6 +128,11 @@ class LambdaService:
             descriptors, self._log_descriptors = self._log_descriptors, {}
         for descriptor in descriptors.values():
             os.close(descriptor)
+
+    def dead_letters(self, name: str) -> Path:
+        """The function's dead-letter file (its dead-letter queue stand-in): one JSON line per Event
+        invocation that failed every attempt, with the message attributes Lambda gives its DLQ."""
+        return self.dead_letter_dir / f"{name}.jsonl"
 
     def function_log(self, name: str) -> Path:
         """The function's log (its CloudWatch log group stand-in): every invocation's START..REPORT."""
@@ -271,16 +284,47 @@ class LambdaService:
             pool.retire_idle()
 
     def _run_event(self, pool: FunctionPool, function: Function, invocation: Invocation) -> None:
+        """Run an Event invocation, retried as Lambda retries it (same request id); an event that fails
+        every attempt, or cannot run because the service stops, is written to the dead-letter file."""
         try:
-            worker = pool.acquire(function, wait=True)
-        except LambdaApiError:
-            return  # the service is stopping
-        try:
-            outcome = worker.invoke(invocation)
+            for attempt, delay_s in enumerate((*self._event_retry_delays_s, None), start=1):
+                try:
+                    worker = pool.acquire(function, wait=True)
+                except LambdaApiError:
+                    error = ("ServiceStopped", "the local Lambda service stopped before the event could run")
+                    self._dead_letter(function.name, invocation, attempt - 1, error)
+                    return
+                try:
+                    outcome = worker.invoke(invocation)
+                finally:
+                    pool.release(worker, self._generation(function.name))
+                self._append_log(function.name, outcome.log)
+                if outcome.function_error is None:
+                    return
+                if delay_s is None or self._stopping.wait(delay_s):
+                    self._dead_letter(function.name, invocation, attempt, _error_of(outcome.payload))
+                    return
+                try:
+                    function = self.store.get(function.name)  # a retry runs the code current by then
+                except LambdaApiError as exc:
+                    self._dead_letter(function.name, invocation, attempt, (exc.error_type, str(exc)))
+                    return
         finally:
-            pool.release(worker, self._generation(function.name))
             self._background.discard(threading.current_thread())
-        self._append_log(function.name, outcome.log)
+
+    def _dead_letter(self, name: str, invocation: Invocation, attempts: int, error: tuple[str, str]) -> None:
+        record = {
+            "RequestID": invocation.request_id,
+            "FunctionArn": invocation.invoked_function_arn,
+            "ErrorCode": error[0],
+            "ErrorMessage": error[1],
+            "Attempts": attempts,
+            "Body": invocation.payload.decode("utf-8", errors="replace"),
+        }
+        with self._log_lock:
+            self.dead_letter_dir.mkdir(parents=True, exist_ok=True)
+            with self.dead_letters(name).open("a", encoding="utf-8") as dead_letters:
+                dead_letters.write(json.dumps(record) + "\n")
 
     def _append_log(self, name: str, text: str) -> None:
         # One descriptor per function for the service's life: opening the file for every invocation
@@ -294,6 +338,17 @@ class LambdaService:
             data = text.encode()
             while data:
                 data = data[os.write(descriptor, data) :]
+
+
+def _error_of(payload: bytes) -> tuple[str, str]:
+    """(errorType, errorMessage) of a function error document."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        return "Unhandled", payload.decode("utf-8", errors="replace")[:1000]
+    return str(document.get("errorType") or "Unhandled"), str(document.get("errorMessage") or "")
 
 
 def _is_json(body: bytes) -> bool:
