@@ -33,7 +33,7 @@ from s3vl_local.lambda_service.functions import (
 )
 from s3vl_local.lambda_service.lean_http import LeanHttpHandler
 from s3vl_local.lambda_service.runtime_api import Invocation
-from s3vl_local.lambda_service.workers import FunctionPool
+from s3vl_local.lambda_service.workers import FunctionPool, Outcome
 
 DEFAULT_CONCURRENCY_LIMIT = 10
 MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
@@ -288,17 +288,11 @@ class LambdaService:
         every attempt, or cannot run because the service stops, is written to the dead-letter file."""
         try:
             for attempt, delay_s in enumerate((*self._event_retry_delays_s, None), start=1):
-                try:
-                    worker = pool.acquire(function, wait=True)
-                except LambdaApiError:
-                    error = ("ServiceStopped", "the local Lambda service stopped before the event could run")
-                    self._dead_letter(function.name, invocation, attempt - 1, error)
+                outcome = self._attempt(pool, function, invocation)
+                if outcome is None:
+                    stopped = ("ServiceStopped", "the local Lambda service stopped before the event ran")
+                    self._dead_letter(function.name, invocation, attempt - 1, stopped)
                     return
-                try:
-                    outcome = worker.invoke(invocation)
-                finally:
-                    pool.release(worker, self._generation(function.name))
-                self._append_log(function.name, outcome.log)
                 if outcome.function_error is None:
                     return
                 if delay_s is None or self._stopping.wait(delay_s):
@@ -311,6 +305,19 @@ class LambdaService:
                     return
         finally:
             self._background.discard(threading.current_thread())
+
+    def _attempt(self, pool: FunctionPool, function: Function, invocation: Invocation) -> Outcome | None:
+        """One run of a background invocation, logged; None when the service stops before it can run."""
+        try:
+            worker = pool.acquire(function, wait=True)
+        except LambdaApiError:
+            return None
+        try:
+            outcome = worker.invoke(invocation)
+        finally:
+            pool.release(worker, self._generation(function.name))
+        self._append_log(function.name, outcome.log)
+        return outcome
 
     def _dead_letter(self, name: str, invocation: Invocation, attempts: int, error: tuple[str, str]) -> None:
         record = {
