@@ -127,3 +127,12 @@ def test_local_stack_fixture_serves_the_shim_in_s3vl_test(local_stack: LocalStac
             (env["S3VL_LAMBDA_FUNCTION_ARN"],),
         ).fetchone() or (None,)
     assert payload["ok"] is True and payload["result"]["function_name"] == "s3vl-vector-query"
+
+
+def test_status_counts_the_event_invocations_in_dead_letter_files(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path)
+    assert "failed Event" not in stack.status()["lambda"]
+    stack.dead_letter_dir.mkdir(parents=True)
+    (stack.dead_letter_dir / "f.jsonl").write_text('{"RequestID": "a"}\n{"RequestID": "b"}\n')
+    (stack.dead_letter_dir / "g.jsonl").write_text('{"RequestID": "c"}\n')
+    assert stack.status()["lambda"] == f"stopped; 3 failed Event invocation(s) in {stack.dead_letter_dir}"

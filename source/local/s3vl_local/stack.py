@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from s3vl_local import local_aws
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.lambda_service.functions import function_arn
+from s3vl_local.lambda_service.server import DEAD_LETTER_DIR
 from s3vl_local.postgres import SUPERUSER_ROLE, PostgresCluster, make_shared_dir
 from s3vl_local.processes import is_alive, stop_pid
 
@@ -144,7 +145,7 @@ class LocalStack:
         make_shared_dir(self.state_dir)
         self.pg.start()
         s3vectors_url = self.emulator.start()
-        self.lambda_service.args = ["--state-dir", str(self.state_dir / "lambda")]
+        self.lambda_service.args = ["--state-dir", str(self.lambda_state_dir)]
         self.lambda_service.args += ["--function-env", f"AWS_ENDPOINT_URL_S3VECTORS={s3vectors_url}"]
         lambda_url = self.lambda_service.start()
         self.deploy_function(lambda_url)
@@ -165,11 +166,28 @@ class LocalStack:
         self.env_file.unlink(missing_ok=True)
 
     def status(self) -> dict[str, str]:
+        lambda_state = f"running at {self.lambda_service.url()}" if self.lambda_service.pid() else "stopped"
+        dead_letters = self.dead_letter_count()
+        if dead_letters:
+            lambda_state += f"; {dead_letters} failed Event invocation(s) in {self.dead_letter_dir}"
         return {
             "postgres": f"running on {self.pg.host}:{self.pg.port}" if self.pg.is_running() else "stopped",
             "s3vectors": f"running at {self.emulator.url()}" if self.emulator.pid() else "stopped",
-            "lambda": f"running at {self.lambda_service.url()}" if self.lambda_service.pid() else "stopped",
+            "lambda": lambda_state,
         }
+
+    @property
+    def lambda_state_dir(self) -> Path:
+        return self.state_dir / "lambda"
+
+    @property
+    def dead_letter_dir(self) -> Path:
+        """Where the Lambda service writes Event invocations that failed every attempt."""
+        return self.lambda_state_dir / DEAD_LETTER_DIR
+
+    def dead_letter_count(self) -> int:
+        files = sorted(self.dead_letter_dir.glob("*.jsonl"))
+        return sum(len(path.read_bytes().splitlines()) for path in files)
 
     def env(self) -> dict[str, str]:
         """The stack.env variables; raises when a component is not running."""

@@ -42,6 +42,7 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 # Lambda retries an asynchronous invocation that fails twice, about one and two minutes later; locally
 # the waits are seconds. An event that fails every attempt goes to the function's dead-letter file.
 EVENT_RETRY_DELAYS_S = (1.0, 2.0)
+DEAD_LETTER_DIR = "dead-letters"  # under the service's state directory
 LOG_TYPES = ("None", "Tail")
 
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -95,7 +96,7 @@ class LambdaService:
         self._background: set[threading.Thread] = set()
         self._event_retry_delays_s = event_retry_delays_s
         self._stopping = threading.Event()  # ends the waits between retries of Event invocations
-        self.dead_letter_dir = self.state_dir / "dead-letters"
+        self.dead_letter_dir = self.state_dir / DEAD_LETTER_DIR
         self.faults = FaultInjector()  # run-time fault plans, also on CONTROL_PATH
         self._http = _ApiServer((host, port), self)
         self._thread = threading.Thread(target=self._http.serve_forever, name="lambda-service", daemon=True)
