@@ -48,13 +48,8 @@ BEGIN
         RAISE EXCEPTION '% has an element beyond the float32 range (largest magnitude 3.4028235e38)', p_argument
             USING ERRCODE = '22023', HINT = 'S3 Vectors stores float32: scale the vector into that range.';
     END IF;
-    IF p_index.distance_metric = 'cosine' AND 0 = ALL (p_vector) THEN
-        RAISE EXCEPTION '% is the zero vector, which has no direction on the cosine index %', p_argument,
-                pg_catalog.quote_literal(p_index.index_name)
-            USING ERRCODE = '22023', HINT = 'Pass a vector with at least one non-zero element.';
-    END IF;
     BEGIN
-        RETURN pg_catalog.array_to_json(p_vector::real[]);
+        v_rounded := p_vector::real[];
     EXCEPTION WHEN numeric_value_out_of_range THEN
         -- PostgreSQL refuses to round a non-zero magnitude at or below 2^-150 to float32's zero; the
         -- service would store zero, so send zero.
