@@ -70,8 +70,8 @@ if "invoke" not in SD:
     def api_failed(sqlstate, detail):
         return Failure(sqlstate, "invoke API failed", f"AWS Lambda client returned '{detail}'", API_FAILURE_HINTS[sqlstate])
 
-    def timeout_ms(settings, name, default):
-        raw = settings[name]
+    def timeout_ms(raw, name, default):
+        """The setting aws_lambda.<name> in milliseconds (its text `raw`), or `default` when unset."""
         if raw in (None, ""):
             return default
         try:
@@ -193,12 +193,9 @@ if "invoke" not in SD:
 
     def invoke(function_name, region, request_payload, invocation_type, log_type, context, qualifier,
                endpoint_url, connect_timeout_ms, request_timeout_ms):
-        settings = {"endpoint_url": endpoint_url, "connect_timeout_ms": connect_timeout_ms,
-                    "request_timeout_ms": request_timeout_ms}
-        connect_timeout = timeout_ms(settings, "connect_timeout_ms", 1000)
-        request_timeout = timeout_ms(settings, "request_timeout_ms", 3000)
-        endpoint = settings["endpoint_url"]
-        if not endpoint:
+        connect_timeout = timeout_ms(connect_timeout_ms, "connect_timeout_ms", 1000)
+        request_timeout = timeout_ms(request_timeout_ms, "request_timeout_ms", 3000)
+        if not endpoint_url:
             raise Failure(
                 "55000",
                 "invoke API failed",
@@ -217,7 +214,7 @@ if "invoke" not in SD:
         else:
             arn = f"arn:aws:lambda:{region or LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{function_name}"
 
-        url = urllib.parse.urlsplit(endpoint)
+        url = urllib.parse.urlsplit(endpoint_url)
         path = "/2015-03-31/functions/" + urllib.parse.quote(function_name, safe="") + "/invocations"
         if qualifier is not None:
             path += "?" + urllib.parse.urlencode({"Qualifier": qualifier})
@@ -228,7 +225,7 @@ if "invoke" not in SD:
             headers["X-Amz-Client-Context"] = base64.b64encode(context.encode()).decode()
         body = (request_payload if request_payload is not None else "null").encode()
         status, response_headers, response_body = post(
-            endpoint, url, path, body, headers, connect_timeout, request_timeout)
+            endpoint_url, url, path, body, headers, connect_timeout, request_timeout)
 
         text = response_body.decode("utf-8", errors="replace")
         if status >= 300:
