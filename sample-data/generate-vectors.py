@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Generate the sample vectors that `aws s3vectors put-vectors --vectors file://...` loads.
+"""Generate vector sets, larger or wider than the published sample, for `aws s3vectors put-vectors`.
+
+sample-vectors.json, next to this script, is the published sample data: the walkthrough's queries
+refer to its vectors, so this script never writes it. It writes generated-vectors.json here by
+default, or the file given with --output.
 
 Seeded and reproducible: the same options always write the same bytes. Vectors are unit length
-(the sample index is cosine). The last three vectors are identical, so a query with that vector
-returns similarity 1.0 for each of them; with the default dimension of 5 they equal the
-walkthrough's identical vector.
+(the sample index is cosine); metadata is {"category": ..., "id": "<n>"} as in the published data.
+The last three vectors are identical, so a query with that vector returns similarity 1.0 for each
+of them; with the default dimension of 5 they equal the walkthrough's identical vector.
 
 A PutVectors request takes at most 500 vectors, so larger sets are split into numbered files
 (name-001.json, name-002.json, ...), each loadable with one put-vectors call.
@@ -24,6 +28,9 @@ CATEGORIES = ("example", "demo", "sample", "test")
 IDENTICAL_CATEGORY = "identical"
 IDENTICAL_COUNT = 3
 WALKTHROUGH_IDENTICAL_VECTOR = [-0.116703, 0.325043, 0.578032, 0.739321, -0.003246]
+HERE = Path(__file__).resolve().parent
+PUBLISHED = HERE / "sample-vectors.json"
+DEFAULT_OUTPUT = HERE / "generated-vectors.json"
 
 
 def unit_vector(rng: random.Random, dimension: int) -> list[float]:
@@ -49,7 +56,7 @@ def build_vectors(count: int, dimension: int, seed: int) -> list[dict[str, objec
                 "data": {"float32": list(identical) if is_identical else unit_vector(rng, dimension)},
                 "metadata": {
                     "category": IDENTICAL_CATEGORY if is_identical else CATEGORIES[(number - 1) % 4],
-                    "id": number,
+                    "id": str(number),  # a string, as in the published data
                 },
             }
         )
@@ -79,10 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path(__file__).with_name("sample-vectors.json"),
-        help="output file; split into NAME-001.json... above 500 vectors",
+        default=DEFAULT_OUTPUT,
+        help="output file (default sample-data/generated-vectors.json); split into NAME-001.json... "
+        "above 500 vectors; never the published sample-vectors.json",
     )
     args = parser.parse_args(argv)
+    if args.output.resolve() == PUBLISHED:
+        parser.error(
+            f"--output {args.output} is the published sample data, which the walkthrough's queries "
+            "refer to; write generated vectors to another file, e.g. --output generated-vectors.json"
+        )
     if not 1 <= args.dimension <= 4096:
         parser.error(f"--dimension must be between 1 and 4096, got {args.dimension}")
     try:
