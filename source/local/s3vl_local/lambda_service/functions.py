@@ -31,10 +31,13 @@ SUPPORTED_RUNTIME = re.compile(r"python3\.\d+")
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 QUALIFIER = re.compile(r"\$LATEST|[A-Za-z0-9_-]{1,128}")
 FUNCTION_REF = re.compile(
-    r"(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
+    r"(?:arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
     r"|(?P<partial_account>\d{12}):function:)?(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?"
 )
 DEFAULT_TIMEOUT_S = 3
+# Lambda's deployment package limit (250 MB unzipped) and its answer to an upload with nothing in it.
+MAX_UNZIPPED_BYTES = 262_144_000
+EMPTY_ZIP_MESSAGE = "Uploaded file must be a non-empty zip"
 DEFAULT_MEMORY_MB = 128
 
 
@@ -64,7 +67,24 @@ def parse_function_ref(ref: str, qualifier: str | None = None) -> tuple[str, str
         raise invalid_parameter(
             f"Invalid qualifier {chosen!r}: use $LATEST (versions are not published locally)."
         )
+    _check_local(match, chosen)
     return match["name"], chosen
+
+
+def _check_local(match: re.Match[str], qualifier: str | None) -> None:
+    """The service is Lambda in one Region of one account: an ARN naming another Region, account or
+    partition names a function that does not exist here, and is answered as Lambda answers it."""
+    region = match["region"] or REGION
+    if region != REGION:
+        raise LambdaApiError(
+            404,
+            "ResourceNotFoundException",
+            f"Functions from '{region}' are not reachable in this region ('{REGION}')",
+        )
+    account = match["account"] or match["partial_account"] or ACCOUNT
+    if account != ACCOUNT or (match["partition"] or "aws") != "aws":
+        arn = f"arn:{match['partition'] or 'aws'}:lambda:{region}:{account}:function:{match['name']}"
+        raise not_found(f"{arn}:{qualifier}" if qualifier else arn)
 
 
 def _now() -> str:
@@ -221,6 +241,7 @@ class FunctionStore:
         if not code_dir.exists():
             staging = code_dir.with_name(code_dir.name + ".partial")
             shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)  # a zip of directories only still yields a task root
             with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
                 archive.extractall(staging)
             staging.rename(code_dir)
@@ -257,14 +278,31 @@ def _apply_settings(configuration: dict[str, Any], request: dict[str, Any]) -> N
 
 
 def _zip_from(code: dict[str, Any]) -> bytes:
-    if "ZipFile" not in code:
+    """The uploaded zip, refused as Lambda refuses it: empty, not a zip, corrupt or too large unzipped.
+    A zip without the handler module is accepted, as by Lambda; invoking it is Runtime.ImportModuleError."""
+    encoded = code.get("ZipFile")
+    if encoded is None:
         raise invalid_parameter("The local Lambda service takes code as ZipFile only (fileb://package.zip).")
+    if not isinstance(encoded, str):
+        raise LambdaApiError(
+            400,
+            "InvalidRequestContentException",
+            "Could not parse request body into json: ZipFile must be a base64-encoded string.",
+        )
     try:
-        zip_bytes = base64.b64decode(code["ZipFile"], validate=True)
+        zip_bytes = base64.b64decode(encoded, validate=True)
+        if not zip_bytes:
+            raise invalid_parameter(EMPTY_ZIP_MESSAGE)
         with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+            members = archive.infolist()
+            if not members:
+                raise invalid_parameter(EMPTY_ZIP_MESSAGE)
+            # Checked before any member is read: the declared sizes bound what extraction would write.
+            if sum(member.file_size for member in members) >= MAX_UNZIPPED_BYTES:
+                raise invalid_parameter(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
             if archive.testzip() is not None:
                 raise zipfile.BadZipFile("corrupt member")
-    except (binascii.Error, zipfile.BadZipFile, zlib.error, ValueError) as exc:
+    except (binascii.Error, zipfile.BadZipFile, zlib.error, ValueError, EOFError) as exc:
         raise invalid_parameter(
             f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
         ) from None
