@@ -102,3 +102,27 @@ def test_null_filter_means_no_filter(stub: Stubber) -> None:
         {"operation": "query_vectors", "index_arn": STUB_ARN, "query_vector": [0.1], "filter": None}
     )
     assert envelope["ok"] is True
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A filter `depth` filters deep: $and inside $and, a field comparison at the bottom."""
+    found: dict[str, Any] = {"a": 1}
+    for _ in range(depth - 1):
+        found = {"$and": [found, {"b": 2}]}
+    return found
+
+
+def test_a_filter_at_the_depth_limit_is_sent(stub: Stubber) -> None:
+    stub.add_response("query_vectors", {"vectors": [], "distanceMetric": "cosine"})
+    envelope = invoke(
+        {"operation": "query_vectors", "index_arn": STUB_ARN, "query_vector": [0.1], "filter": nested(32)}
+    )
+    assert envelope["ok"] is True, envelope
+
+
+@pytest.mark.parametrize("depth", [33, 490, 900])
+def test_a_filter_beyond_the_depth_limit_is_refused_before_any_call(depth: int, no_aws: None) -> None:
+    envelope = query_with(nested(depth))
+    assert error_code(envelope) == "FILTER_TOO_DEEP"
+    message = envelope["error"]["message"]
+    assert "nested 33 filters deep" in message and "allows 32" in message and "flatten" in message

@@ -227,7 +227,33 @@ def test_put_failure_after_some_batches_says_what_was_written(stub: Stubber) -> 
     vectors = [{"key": f"k{n}", "data": [1.0]} for n in range(700)]
     envelope = invoke({"operation": "put_vectors", "index_arn": STUB_ARN, "vectors": vectors})
     assert error_code(envelope) == "VALIDATION_FAILED"
-    assert "500 vectors in 1 of 2 batches were written" in envelope["error"]["message"]
+    assert "(500 of 700 vectors were written before the failure;" in envelope["error"]["message"]
+    assert envelope["error"]["applied"] == 500
+
+
+def test_put_failure_in_the_first_batch_says_none_was_written(stub: Stubber) -> None:
+    stub.add_client_error("put_vectors", service_error_code="ValidationException", http_status_code=400)
+    vectors = [{"key": f"k{n}", "data": [1.0]} for n in range(3)]
+    envelope = invoke({"operation": "put_vectors", "index_arn": STUB_ARN, "vectors": vectors})
+    assert "(0 of 3 vectors were written before the failure;" in envelope["error"]["message"]
+    assert envelope["error"]["applied"] == 0
+
+
+def test_delete_failure_after_some_batches_says_what_was_deleted(stub: Stubber) -> None:
+    stub.add_response("delete_vectors", {})
+    stub.add_response("delete_vectors", {})
+    stub.add_client_error("delete_vectors", service_error_code="AccessDeniedException", http_status_code=403)
+    keys = [f"k{n}" for n in range(1200)] + ["k0"]  # a duplicate is sent, and counted, once
+    envelope = invoke({"operation": "delete_vectors", "index_arn": STUB_ARN, "keys": keys})
+    assert error_code(envelope) == "ACCESS_DENIED"
+    assert "(1000 of 1200 keys were deleted before the failure;" in envelope["error"]["message"]
+    assert envelope["error"]["applied"] == 1000
+
+
+def test_errors_of_other_operations_carry_no_applied_count(stub: Stubber) -> None:
+    stub.add_client_error("get_vectors", service_error_code="AccessDeniedException", http_status_code=403)
+    envelope = invoke({"operation": "get_vectors", "index_arn": STUB_ARN, "keys": ["a"]})
+    assert error_code(envelope) == "ACCESS_DENIED" and "applied" not in envelope["error"]
 
 
 def test_response_over_6_mb_is_refused_naming_the_limit(stub: Stubber) -> None:

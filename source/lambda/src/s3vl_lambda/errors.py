@@ -54,6 +54,7 @@ class HandlerError(Exception):
         aws_error_code: str | None = None,
         aws_request_id: str | None = None,
         http_status: int | None = None,
+        applied: int | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -61,13 +62,15 @@ class HandlerError(Exception):
         self.aws_error_code = aws_error_code
         self.aws_request_id = aws_request_id
         self.http_status = http_status
+        # put_vectors / delete_vectors: items of the request applied before the failure.
+        self.applied = applied
 
     @property
     def retryable(self) -> bool:
         return self.code in RETRYABLE_CODES
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "code": self.code,
             "message": self.message,
             "retryable": self.retryable,
@@ -75,6 +78,15 @@ class HandlerError(Exception):
             "aws_request_id": self.aws_request_id,
             "http_status": self.http_status,
         }
+        if self.applied is not None:
+            found["applied"] = self.applied
+        return found
+
+    def note_applied(self, applied: int, total: int, what: str, why_safe: str) -> None:
+        """Record how many of a write's `total` items were applied before this failure; s3vl's SQL reads
+        the count from the message's "(N of M ... before the failure" (80_write.sql)."""
+        self.applied = applied
+        self.message += f" ({applied} of {total} {what} before the failure; {why_safe})"
 
 
 def from_aws(exc: ClientError | BotoCoreError, action: str, actions: frozenset[str]) -> HandlerError:

@@ -6,6 +6,10 @@ clause     := "$and" | "$or": [filter, ...]       (non-empty list)
             | field: { operator: operand, ... }    (non-empty; operators are ANDed)
 operators  := $eq $ne (scalar), $gt $gte $lt $lte (number), $in $nin (non-empty list of scalars),
               $exists (boolean), $startsWith (string)
+
+A filter nests at most limits.FILTER_MAX_DEPTH filters deep through $and / $or (S3 Vectors documents no
+limit; this one keeps the check, the SDK and the service far from any recursion limit). Strings are
+unescaped as keys and metadata are (nul_escape), so a filter can match a value holding U+0000.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from . import limits, nul_escape
 from .errors import HandlerError
 from .validation import is_number, json_type, magnitude
 
@@ -43,17 +48,28 @@ _OPERATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def validate(value: Any, path: str = "filter") -> dict[str, Any]:
-    """Return the filter unchanged if it follows the grammar; raise naming the offending part."""
+def validate(value: Any, path: str = "filter", depth: int = 1) -> dict[str, Any]:
+    """Return the filter, its strings unescaped, if it follows the grammar; raise naming the offending part.
+
+    `depth` is the nesting level of `value` (the whole filter is level 1).
+    """
+    if depth > limits.FILTER_MAX_DEPTH:
+        raise HandlerError(
+            "FILTER_TOO_DEEP",
+            f"{path} is nested {depth} filters deep through $and / $or; s3vl allows "
+            f"{limits.FILTER_MAX_DEPTH}: flatten the filter (an $and of $and is one $and, several operators "
+            "on one field are ANDed, $in replaces an $or of $eq)",
+        )
     if not isinstance(value, dict) or not value:
         shown = "an empty object" if isinstance(value, dict) else json_type(value)
         raise HandlerError(
             "FILTER_NOT_OBJECT",
             f'{path} is {shown}: a filter is a non-empty JSON object such as {{"category": "test"}}',
         )
+    checked: dict[str, Any] = {}
     for name, clause in value.items():
         if name in _LOGICAL:
-            _logical(clause, f"{path}.{name}")
+            checked[name] = _logical(clause, f"{path}.{name}", depth)
         elif name.startswith("$"):
             raise HandlerError(
                 "FILTER_UNKNOWN_OPERATOR",
@@ -61,21 +77,32 @@ def validate(value: Any, path: str = "filter") -> dict[str, Any]:
                 "$and or $or",
             )
         else:
-            _field(clause, f"{path}.{name}")
-    return value
+            field = nul_escape.decode(name, f"{path} field {name!r}", "FILTER_INVALID_OPERAND")
+            checked[field] = _field(clause, f"{path}.{name}")
+    return checked
 
 
-def _logical(clause: Any, path: str) -> None:
+def _logical(clause: Any, path: str, depth: int) -> list[dict[str, Any]]:
     if not isinstance(clause, list) or not clause:
         shown = "an empty array" if isinstance(clause, list) else json_type(clause)
         raise HandlerError("FILTER_EMPTY_LOGICAL", f"{path} is {shown}: give it a non-empty array of filters")
-    for position, sub_filter in enumerate(clause):
-        validate(sub_filter, f"{path}[{position}]")
+    return [
+        validate(sub_filter, f"{path}[{position}]", depth + 1) for position, sub_filter in enumerate(clause)
+    ]
 
 
-def _field(clause: Any, path: str) -> None:
+def _decoded(operand: Any, path: str) -> Any:
+    """A checked operand with its strings unescaped."""
+    if isinstance(operand, str):
+        return nul_escape.decode(operand, path, "FILTER_INVALID_OPERAND")
+    if isinstance(operand, list):
+        return [_decoded(item, f"{path}[{position}]") for position, item in enumerate(operand)]
+    return operand
+
+
+def _field(clause: Any, path: str) -> Any:
     if _is_scalar(clause):
-        return
+        return _decoded(clause, path)
     if not isinstance(clause, dict):
         raise HandlerError(
             "FILTER_INVALID_OPERAND",
@@ -104,3 +131,4 @@ def _field(clause: Any, path: str) -> None:
                 "FILTER_INVALID_OPERAND",
                 f"{path}.{operator} takes {expected}, got {json_type(operand)}: fix the operand",
             )
+    return {operator: _decoded(operand, f"{path}.{operator}") for operator, operand in clause.items()}

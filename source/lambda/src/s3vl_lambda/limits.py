@@ -25,6 +25,9 @@ LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024  # synchronous invocation response cap
 # Magnitudes from 2**128 - 2**103 (FLT_MAX plus half its last unit) round to Infinity in float32; smaller
 # ones round to a finite float32, so "3.4028235e+38", the shortest text of FLT_MAX, is in range.
 FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
+# Filters nested through $and / $or: S3 Vectors documents no limit, so s3vl sets one (docs/sql-reference.md)
+# well below where a recursive check, botocore's serializer or a runtime's JSON parser would fail.
+FILTER_MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from . import limits
+from . import limits, nul_escape
 from .errors import HandlerError
 
 _JSON_TYPE_NAMES = {
@@ -145,7 +145,10 @@ def vector(value: Any, name: str) -> list[float]:
 
 
 def key(value: Any, name: str) -> str:
+    """A key as S3 Vectors stores it: unescaped (U+0000, see nul_escape), then checked for length."""
     low, high = limits.service().key_length
+    if isinstance(value, str):
+        value = nul_escape.decode(value, name, "INVALID_KEY")
     if not isinstance(value, str) or not low <= len(value) <= high:
         shown = f"a string of {len(value)} characters" if isinstance(value, str) else json_type(value)
         raise HandlerError(
@@ -163,7 +166,8 @@ def keys(value: Any, name: str) -> list[str]:
 
 
 def metadata(value: Any, name: str) -> dict[str, Any] | None:
-    """Vector metadata for PutVectors: an object of strings, numbers, booleans and non-empty lists."""
+    """Vector metadata for PutVectors: an object of strings, numbers, booleans and non-empty lists, its
+    strings unescaped (U+0000, see nul_escape)."""
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -173,35 +177,37 @@ def metadata(value: Any, name: str) -> dict[str, Any] | None:
             "METADATA_TOO_MANY_KEYS",
             f"{name} has {len(value)} keys; S3 Vectors allows {limits.METADATA_MAX_KEYS}: merge or drop keys",
         )
+    decoded: dict[str, Any] = {}
     for field, item in value.items():
-        _metadata_value(item, f"{name}.{field}")
-    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        stored = nul_escape.decode(field, f"{name} key {field!r}", "INVALID_METADATA")
+        decoded[stored] = _metadata_value(item, f"{name}.{field}")
+    size = len(json.dumps(decoded, ensure_ascii=False, separators=(",", ":")).encode())
     if size > limits.METADATA_TOTAL_BYTES:
         raise HandlerError(
             "METADATA_TOO_LARGE",
             f"{name} is {size} bytes of UTF-8 JSON; S3 Vectors allows {limits.METADATA_TOTAL_BYTES} per "
             "vector: store large values elsewhere and keep a reference",
         )
-    return value
+    return decoded
 
 
-def _metadata_value(item: Any, name: str) -> None:
+def _metadata_value(item: Any, name: str) -> Any:
     if isinstance(item, list):
         if not item:
             raise HandlerError("INVALID_METADATA", f"{name} is an empty list: S3 Vectors rejects empty lists")
-        for position, element in enumerate(item):
-            _metadata_scalar(element, f"{name}[{position}]")
-    else:
-        _metadata_scalar(item, name)
+        return [_metadata_scalar(element, f"{name}[{position}]") for position, element in enumerate(item)]
+    return _metadata_scalar(item, name)
 
 
-def _metadata_scalar(item: Any, name: str) -> None:
-    if isinstance(item, str | bool):
-        return
+def _metadata_scalar(item: Any, name: str) -> Any:
+    if isinstance(item, str):
+        return nul_escape.decode(item, name, "INVALID_METADATA")
+    if isinstance(item, bool):
+        return item
     if is_number(item):
         if not math.isfinite(magnitude(item)):
             raise HandlerError("NON_FINITE_VALUE", f"{name} is {item!r}: metadata numbers must be finite")
-        return
+        return item
     raise HandlerError(
         "INVALID_METADATA",
         f"{name} is {json_type(item)}; metadata values are strings, numbers, booleans or lists of them",

@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import limits
 from ..clients import client_for
+from ..errors import HandlerError
 from ..requests import DeleteRequest
 from .aws_call import call
 
@@ -15,6 +16,24 @@ def run(request: DeleteRequest) -> dict[str, Any]:
     distinct = list(dict.fromkeys(request.keys))
     size = limits.service().delete_batch
     batches = [distinct[start : start + size] for start in range(0, len(distinct), size)]
+    deleted = 0
+    # Sequential, like put_vectors: a failure leaves a known prefix deleted.
     for batch in batches:
-        call("delete_vectors", "DeleteVectors", client.delete_vectors, indexArn=request.index.arn, keys=batch)
-    return {"deleted": len(distinct), "batches": len(batches)}
+        try:
+            call(
+                "delete_vectors",
+                "DeleteVectors",
+                client.delete_vectors,
+                indexArn=request.index.arn,
+                keys=batch,
+            )
+        except HandlerError as exc:
+            exc.note_applied(
+                deleted,
+                len(distinct),
+                "keys were deleted",
+                "DeleteVectors ignores missing keys, so the whole request can be retried",
+            )
+            raise
+        deleted += len(batch)
+    return {"deleted": deleted, "batches": len(batches)}

@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from .. import deadline, limits
+from .. import deadline, limits, nul_escape
 from ..clients import MAX_CONCURRENT_CALLS, client_for
 from ..errors import HandlerError
 from ..requests import GetVectorsRequest
@@ -76,9 +76,9 @@ def _fetch_concurrently(fetch: Any, batches: list[list[str]]) -> list[Any]:
 
 
 def _entry(key: str, item: Any, request: GetVectorsRequest) -> dict[str, Any]:
-    entry: dict[str, Any] = {"key": key, "found": item is not None}
+    entry: dict[str, Any] = {"key": nul_escape.encode(key), "found": item is not None}
     if request.return_data:
         entry["data"] = None if item is None else (item.get("data") or {}).get("float32")
     if request.return_metadata:
-        entry["metadata"] = None if item is None else item.get("metadata")
+        entry["metadata"] = None if item is None else nul_escape.encode_metadata(item.get("metadata"))
     return entry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import nul_escape
 from ..clients import client_for
 from ..requests import ListRequest
 from .aws_call import call
@@ -24,10 +25,10 @@ def run(request: ListRequest) -> dict[str, Any]:
     response: Any = call("list_vectors", "ListVectors", client.list_vectors, **params)
     vectors = []
     for item in response.get("vectors") or ():
-        row: dict[str, Any] = {"key": item["key"]}
+        row: dict[str, Any] = {"key": nul_escape.encode(item["key"])}
         if request.return_data:
             row["data"] = (item.get("data") or {}).get("float32")
         if request.return_metadata:
-            row["metadata"] = item.get("metadata")
+            row["metadata"] = nul_escape.encode_metadata(item.get("metadata"))
         vectors.append(row)
     return {"vectors": vectors, "next_token": response.get("nextToken") or None}

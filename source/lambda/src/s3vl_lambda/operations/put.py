@@ -41,15 +41,16 @@ def run(request: PutRequest) -> dict[str, Any]:
     written = 0
     # Sequential on purpose: S3 Vectors limits writes per index, and a failure then leaves a clear
     # prefix written (PutVectors overwrites by key, so retrying the whole request is safe).
-    for number, batch in enumerate(batches):
+    for batch in batches:
         try:
             call("put_vectors", "PutVectors", client.put_vectors, indexArn=request.index.arn, vectors=batch)
         except HandlerError as exc:
-            if number:
-                exc.message += (
-                    f" ({written} vectors in {number} of {len(batches)} batches were written before the "
-                    "failure; PutVectors overwrites by key, so the whole request can be retried)"
-                )
+            exc.note_applied(
+                written,
+                len(request.vectors),
+                "vectors were written",
+                "PutVectors overwrites by key, so the whole request can be retried",
+            )
             raise
         written += len(batch)
     return {"written": written, "batches": len(batches)}

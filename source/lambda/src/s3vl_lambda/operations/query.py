@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import nul_escape
 from ..clients import client_for
 from ..requests import QueryRequest
 from .aws_call import call
@@ -54,11 +55,11 @@ def run(request: QueryRequest) -> dict[str, Any]:
     for item in found[: request.top_k]:
         distance = item.get("distance")
         row: dict[str, Any] = {
-            "key": item["key"],
+            "key": nul_escape.encode(item["key"]),
             "distance": distance,
             "similarity": similarity(metric, distance),
         }
         if request.return_metadata:
-            row["metadata"] = item.get("metadata")
+            row["metadata"] = nul_escape.encode_metadata(item.get("metadata"))
         vectors.append(row)
     return {"distance_metric": metric, "vectors": vectors, "pages": pages}
