@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -11,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from s3vl_local.s3vectors.server import EmulatorServer
-from s3vl_local.s3vectors.wal import FILE_NAME
+from s3vl_local.s3vectors.wal import FILE_NAME, RecoveryError, encode_frame
 
 from .conftest import make_client
 
@@ -137,5 +140,185 @@ def test_replay_restores_deletes_indexes_and_settings(tmp_path: Path) -> None:
         keys = sorted(v["key"] for v in c.list_vectors(**sel)["vectors"])
         assert keys == sorted(f"k{i}" for i in range(10) if i not in (0, 5))
         assert c.get_vector_bucket_policy(vectorBucketName="replay")["policy"] == '{"Version": "2012-10-17"}'
+    finally:
+        server.stop()
+
+
+# -- a request that could not be applied is refused before it is logged -----------------------------------
+_HUGE = "1" + "0" * 400  # a JSON integer with no float64 value
+_DEEP = "[" * 100_000 + "1" + "]" * 100_000
+
+
+def _put(data: str = "[1,2]", metadata: str = "{}", key: str = "a") -> str:
+    """A raw PutVectors body, so that values botocore would not send can be sent."""
+    vector = '{"key":"' + key + '","data":{"float32":' + data + '},"metadata":' + metadata + "}"
+    return '{"vectorBucketName":"refuse","indexName":"idx","vectors":[' + vector + "]}"
+
+
+_UNAPPLICABLE = {
+    "metadata integer beyond float64": _put(metadata='{"n":' + _HUGE + "}"),
+    "same, in a list": _put(metadata='{"n":[1,' + _HUGE + "]}"),
+    "vector integer beyond float32": _put(data="[" + _HUGE + ",2]"),
+    "metadata NaN literal": _put(metadata='{"n":NaN}'),
+    "metadata Infinity literal": _put(metadata='{"n":-Infinity}'),
+    "metadata float beyond float64": _put(metadata='{"n":1e400}'),
+    "lone surrogate in metadata": _put(metadata='{"n":"\\ud800"}'),
+    "lone surrogate as metadata key": _put(metadata='{"\\udc00":1}'),
+    "lone surrogate in the key": _put(key="a\\ud800"),
+    "deeply nested metadata": _put(metadata='{"n":' + _DEEP + "}"),
+}
+
+
+def _post(url: str, operation: str, body: str) -> tuple[int, dict[str, Any]]:
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("POST", f"/{operation}", body.encode(), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("case", list(_UNAPPLICABLE))
+def test_unapplicable_put_is_refused_before_it_is_logged(tmp_path: Path, case: str) -> None:
+    server = EmulatorServer(data_dir=tmp_path).start()
+    try:
+        c = make_client(server.url)
+        c.create_vector_bucket(vectorBucketName="refuse")
+        sel = {"vectorBucketName": "refuse", "indexName": "idx"}
+        c.create_index(**sel, dataType="float32", dimension=2, distanceMetric="euclidean")
+        c.put_vectors(**sel, vectors=[{"key": "a", "data": {"float32": [5.0, 6.0]}, "metadata": {"n": 1}}])
+        logged = (tmp_path / FILE_NAME).stat().st_size
+        status, body = _post(server.url, "PutVectors", _UNAPPLICABLE[case])
+        assert (status, body["__type"]) == (400, "ValidationException"), body
+        assert (tmp_path / FILE_NAME).stat().st_size == logged  # no log record
+        before = c.list_vectors(**sel, returnData=True, returnMetadata=True)["vectors"]
+        assert before == [{"key": "a", "data": {"float32": [5.0, 6.0]}, "metadata": {"n": 1}}]
+    finally:
+        server.stop()
+    server = EmulatorServer(data_dir=tmp_path).start()  # and the log still replays
+    try:
+        after = make_client(server.url).list_vectors(**sel, returnData=True, returnMetadata=True)["vectors"]
+        assert after == before
+    finally:
+        server.stop()
+
+
+def test_huge_integer_metadata_from_boto3_is_a_validation_error(tmp_path: Path) -> None:
+    server = EmulatorServer(data_dir=tmp_path).start()
+    try:
+        c = make_client(server.url)
+        c.create_vector_bucket(vectorBucketName="refuse")
+        sel = {"vectorBucketName": "refuse", "indexName": "idx"}
+        c.create_index(**sel, dataType="float32", dimension=2, distanceMetric="euclidean")
+        with pytest.raises(ClientError) as raised:
+            c.put_vectors(
+                **sel, vectors=[{"key": "a", "data": {"float32": [1.0, 2.0]}, "metadata": {"n": 10**400}}]
+            )
+        error = raised.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert "metadata key 'n'" in error["Message"] and "float64 range" in error["Message"]
+        assert c.list_vectors(**sel)["vectors"] == []
+    finally:
+        server.stop()
+
+
+# -- a log that cannot be replayed stops start-up loudly, naming the record --------------------------------
+def _one_bucket_log(tmp_path: Path) -> int:
+    """A data directory with one bucket and one index; returns the log's size."""
+    server = EmulatorServer(data_dir=tmp_path).start()
+    try:
+        c = make_client(server.url)
+        c.create_vector_bucket(vectorBucketName="replay")
+        c.create_index(
+            vectorBucketName="replay",
+            indexName="idx",
+            dataType="float32",
+            dimension=2,
+            distanceMetric="cosine",
+        )
+    finally:
+        server.stop()
+    return (tmp_path / FILE_NAME).stat().st_size
+
+
+def test_record_that_cannot_be_applied_stops_restart_naming_its_offset(tmp_path: Path) -> None:
+    offset = _one_bucket_log(tmp_path)
+    # As an earlier version logged it before failing to apply it.
+    record = {
+        "op": "put_vectors",
+        "bucket": "replay",
+        "name": "idx",
+        "keys": ["a"],
+        "metadata": [{"n": 10**400}],
+    }
+    with open(tmp_path / FILE_NAME, "ab") as f:
+        f.write(encode_frame(record, np.ones((1, 2), dtype=np.float32).tobytes()))
+    size = (tmp_path / FILE_NAME).stat().st_size
+    with pytest.raises(RecoveryError) as raised:
+        EmulatorServer(data_dir=tmp_path).start()
+    message = str(raised.value)
+    assert f"at byte offset {offset} (put_vectors) cannot be applied" in message
+    assert f"truncate -s {offset} " in message
+    assert (tmp_path / FILE_NAME).stat().st_size == size  # nothing dropped behind the user's back
+
+
+def test_damaged_record_followed_by_others_stops_restart_naming_its_offset(tmp_path: Path) -> None:
+    offset = _one_bucket_log(tmp_path)
+    server = EmulatorServer(data_dir=tmp_path).start()
+    try:
+        c = make_client(server.url)
+        c.put_vectors(
+            vectorBucketName="replay",
+            indexName="idx",
+            vectors=[{"key": "a", "data": {"float32": [1.0, 0.0]}}],
+        )
+        c.put_vectors(
+            vectorBucketName="replay",
+            indexName="idx",
+            vectors=[{"key": "b", "data": {"float32": [0.0, 1.0]}}],
+        )
+    finally:
+        server.stop()
+    log = bytearray((tmp_path / FILE_NAME).read_bytes())
+    log[offset + 20] ^= 0xFF  # a flipped byte inside the first PutVectors record, an acknowledged write
+    (tmp_path / FILE_NAME).write_bytes(log)
+    with pytest.raises(RecoveryError) as raised:
+        EmulatorServer(data_dir=tmp_path).start()
+    assert f"frame at byte offset {offset} is damaged (CRC-32 mismatch)" in str(raised.value)
+    assert (tmp_path / FILE_NAME).read_bytes() == log
+
+
+def test_emulator_process_exits_with_the_recovery_error(tmp_path: Path) -> None:
+    offset = _one_bucket_log(tmp_path)
+    with open(tmp_path / FILE_NAME, "ab") as f:
+        f.write(encode_frame({"op": "delete_bucket", "name": "missing"}))
+    result = subprocess.run(
+        [sys.executable, "-m", "s3vl_local.s3vectors", "--port", "0", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("s3vectors emulator: cannot start: ")
+    assert f"record 3 at byte offset {offset} (delete_bucket) cannot be applied" in result.stderr
+
+
+def test_zero_filled_tail_is_a_torn_write_and_dropped(tmp_path: Path) -> None:
+    size = _one_bucket_log(tmp_path)
+    with open(tmp_path / FILE_NAME, "ab") as log:
+        log.write(bytes(4096))  # the file grew but the frame's pages never reached the disk
+    server = EmulatorServer(data_dir=tmp_path).start()
+    try:
+        assert (tmp_path / FILE_NAME).stat().st_size == size
+        make_client(server.url).create_vector_bucket(vectorBucketName="after")
+    finally:
+        server.stop()
+    server = EmulatorServer(data_dir=tmp_path).start()
+    try:
+        buckets = make_client(server.url).list_vector_buckets()["vectorBuckets"]
+        assert [b["vectorBucketName"] for b in buckets] == ["after", "replay"]
     finally:
         server.stop()

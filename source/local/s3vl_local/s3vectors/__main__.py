@@ -12,8 +12,13 @@ import sys
 import threading
 from pathlib import Path
 
+from .catalog import DEFAULT_COMPACT_MIN_BYTES
 from .errors import ValidationException
 from .server import EmulatorServer
+from .wal import RecoveryError
+
+# Exit status when the data directory holds a record that cannot be read or applied.
+RECOVERY_FAILED = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         help="directory for the write-ahead log; omit to keep data in memory",
     )
     parser.add_argument(
+        "--compact-min-bytes",
+        type=int,
+        default=DEFAULT_COMPACT_MIN_BYTES,
+        help="compact the write-ahead log into a snapshot once it is larger than this and than the "
+        f"snapshot (default {DEFAULT_COMPACT_MIN_BYTES}); 0: as soon as it outgrows the snapshot",
+    )
+    parser.add_argument(
         "--faults",
         type=Path,
         default=None,
@@ -37,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         "(as PUT on /_s3vl/faults; see docs/s3vectors-emulator.md)",
     )
     args = parser.parse_args(argv)
-    server = EmulatorServer(data_dir=args.data_dir, host=args.host, port=args.port)
+    server = EmulatorServer(
+        data_dir=args.data_dir, host=args.host, port=args.port, compact_min_bytes=args.compact_min_bytes
+    )
     if args.faults is not None:
         try:
             server.faults.load(json.loads(args.faults.read_text(encoding="utf-8")))
@@ -46,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    server.start()
+    try:
+        server.start()
+    except RecoveryError as e:
+        print(f"s3vectors emulator: cannot start: {e}", file=sys.stderr)
+        return RECOVERY_FAILED
     print(f"s3vectors emulator listening on {server.url}", flush=True)
     try:
         stop.wait()

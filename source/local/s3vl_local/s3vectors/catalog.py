@@ -1,15 +1,25 @@
 """Vector buckets and indexes, and every state change, routed through the write-ahead log.
 
-Each write checks its preconditions under a lock, appends a record to the log, applies the same
-record to memory, releases the lock, then waits for the fsync before the caller acknowledges. On
-start, the log's records are applied again in order, through the same _apply_* methods.
+Each write is validated completely by the caller, checks its preconditions under a lock, appends a
+record to the log, applies the same record to memory, releases the lock, then waits for the fsync
+before the caller acknowledges. Applying a record must not fail: anything that could is refused
+before the record is encoded.
+
+On start, the snapshot's records and then the log's are applied in order, through the same
+_apply_* methods; a record that cannot be applied stops start-up with a RecoveryError naming its
+file and byte offset. Once the log outgrows both compact_min_bytes and the snapshot, the catalog is
+compacted: a new snapshot replaces the old one and the log is emptied (see snapshot.py), so a
+restart reads at most about twice the data plus compact_min_bytes, whatever the write history.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +28,21 @@ import numpy as np
 
 from s3vl_local import local_aws
 
-from .errors import ConflictException, NotFoundException
+from . import snapshot
+from .errors import ConflictException, NotFoundException, ValidationException
 from .rwlock import ReadWriteLock
 from .storage import VectorStore
 from .validation import INDEX_ARN, parse_bucket_arn, parse_index_arn
-from .wal import WriteAheadLog
+from .wal import RecoveryError, WriteAheadLog, encode_frame
 
 DEFAULT_INDEX_MODE = "ENHANCED"
 DEFAULT_ENCRYPTION = {"sseType": "AES256"}
+# The log is compacted once it is larger than this and than the snapshot.
+DEFAULT_COMPACT_MIN_BYTES = 64 * 1024 * 1024
+# Rows per put_vectors record in a snapshot.
+_SNAPSHOT_ROWS = 4096
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,19 +86,164 @@ def searchable_keys(metadata_configuration: dict[str, Any]) -> list[str]:
 
 class Catalog:
     def __init__(
-        self, data_dir: Path | None, region: str = local_aws.REGION, account: str = local_aws.ACCOUNT
+        self,
+        data_dir: Path | None,
+        region: str = local_aws.REGION,
+        account: str = local_aws.ACCOUNT,
+        compact_min_bytes: int | None = DEFAULT_COMPACT_MIN_BYTES,
     ) -> None:
+        """compact_min_bytes=None never compacts (the log then holds the whole history)."""
         self.region, self.account = region, account
         self._lock = threading.RLock()
+        self._compact_lock = threading.Lock()
         self.buckets: dict[str, Bucket] = {}
-        self._wal = WriteAheadLog(data_dir) if data_dir is not None else None
-        if self._wal is not None:
-            for record, blob in self._wal.records():
+        self.data_dir = data_dir
+        self.compact_min_bytes = compact_min_bytes
+        self._snapshot_size = 0
+        self._wal: WriteAheadLog | None = None
+        if data_dir is not None:
+            self._recover(data_dir)
+
+    def _recover(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        snapshot.discard_temp(data_dir)
+        stored = snapshot.Snapshot(data_dir)
+        self._replay(
+            stored.path,
+            stored.records(),
+            "restore the data directory from a backup",
+        )
+        self._snapshot_size = stored.size
+        wal = self._wal = WriteAheadLog(data_dir)
+        if wal.epoch == stored.epoch + 1:
+            self._replay(
+                wal.path,
+                wal.records(),
+                f"keep a copy of the directory, then truncate the log at that offset "
+                f"(truncate -s {{offset}} {wal.path}) to drop this and every later record",
+            )
+        elif wal.epoch is None or wal.epoch <= stored.epoch:
+            # Empty, or a compaction stopped between the snapshot's rename and the log's reset: the
+            # snapshot already holds every record of this log.
+            wal.reset(stored.epoch + 1)
+        else:
+            raise RecoveryError(
+                f"{wal.path} is epoch {wal.epoch}, which follows a snapshot of epoch {wal.epoch - 1}, "
+                f"but {stored.path} is epoch {stored.epoch} (or missing): the data directory mixes files "
+                "of different states; restore it from a backup"
+            )
+        if self._compaction_due():
+            self.compact()
+
+    def _replay(self, path: Path, records: Iterable[tuple[int, dict[str, Any], bytes]], fix: str) -> None:
+        for number, (offset, record, blob) in enumerate(records, 1):
+            try:
                 self._apply(record, blob)
+            except Exception as e:
+                raise RecoveryError(
+                    f"{path}: record {number} at byte offset {offset} ({record['op']}) cannot be applied "
+                    f"({type(e).__name__}: {e}); the emulator does not start rather than lose or misapply "
+                    f"acknowledged writes: {fix.format(offset=offset)}"
+                ) from e
 
     def close(self) -> None:
         if self._wal is not None:
             self._wal.close()
+
+    # -- compaction ------------------------------------------------------------------------------------
+    def _compaction_due(self) -> bool:
+        return (
+            self._wal is not None
+            and self.compact_min_bytes is not None
+            and self._wal.size > max(self.compact_min_bytes, self._snapshot_size)
+        )
+
+    def compact(self) -> None:
+        """Write a snapshot of the whole catalog, then empty the log. Writers wait meanwhile."""
+        self._compact(force=True)
+
+    def _maybe_compact(self) -> None:
+        if self._compaction_due():
+            self._compact(force=False)
+
+    def _compact(self, force: bool) -> None:
+        wal, data_dir = self._wal, self.data_dir
+        if wal is None or data_dir is None:
+            return
+        with self._compact_lock:
+            # Writers that found compaction due while another compacted find it done.
+            if not force and not self._compaction_due():
+                return
+            with self._lock, contextlib.ExitStack() as stack:
+                # Every write logs and applies under the catalog lock or its index's write lock, so
+                # with all of them held the memory state is exactly the log's records.
+                for bucket in self.buckets.values():
+                    for index in bucket.indexes.values():
+                        stack.enter_context(index.lock.write())
+                epoch = wal.epoch if wal.epoch is not None else 1
+                started = time.monotonic()
+                self._snapshot_size = snapshot.write(data_dir, epoch, self._state_records())
+                wal.reset(epoch + 1)
+        log.info(
+            "compacted the log into a %d-byte snapshot (epoch %d) in %.3f s",
+            self._snapshot_size,
+            epoch,
+            time.monotonic() - started,
+        )
+
+    def _state_records(self) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """Records that rebuild the current state from nothing, through the _apply_* methods."""
+        for bucket in self.buckets.values():
+            yield (
+                {
+                    "op": "create_bucket",
+                    "name": bucket.name,
+                    "created": bucket.created,
+                    "encryption": bucket.encryption,
+                    "tags": bucket.tags,
+                },
+                b"",
+            )
+            for attribute in ("default_mode", "policy"):
+                yield (
+                    {
+                        "op": "bucket_attribute",
+                        "name": bucket.name,
+                        "attribute": attribute,
+                        "value": getattr(bucket, attribute),
+                    },
+                    b"",
+                )
+            for index in bucket.indexes.values():
+                yield (
+                    {
+                        "op": "create_index",
+                        "bucket": bucket.name,
+                        "name": index.name,
+                        "created": index.created,
+                        "dimension": index.dimension,
+                        "metric": index.metric,
+                        "metadata_configuration": index.metadata_configuration,
+                        "encryption": index.encryption,
+                        "mode": index.mode,
+                        "tags": index.tags,
+                    },
+                    b"",
+                )
+                store = index.store
+                # Row order is kept, so ties and ListVectors segments come out as before.
+                for start in range(0, store.n, _SNAPSHOT_ROWS):
+                    rows = range(start, min(start + _SNAPSHOT_ROWS, store.n))
+                    yield (
+                        {
+                            "op": "put_vectors",
+                            "bucket": bucket.name,
+                            "name": index.name,
+                            "keys": store.keys[rows.start : rows.stop],
+                            "metadata": [store.metadata(row) or None for row in rows],
+                        },
+                        store.matrix()[rows.start : rows.stop].tobytes(),
+                    )
 
     # -- lookups ---------------------------------------------------------------------------------------
     def bucket_arn(self, bucket: str) -> str:
@@ -120,11 +282,22 @@ class Catalog:
 
     # -- write path ------------------------------------------------------------------------------------
     def _log(self, record: dict[str, Any], blob: bytes = b"") -> int:
-        return self._wal.append(record, blob) if self._wal is not None else 0
+        """Append the record; encoding comes first, so a record that cannot be encoded is not logged."""
+        try:
+            # Encoded without a log too, so in-memory and durable emulators refuse the same requests.
+            frame = encode_frame(record, blob if self._wal is not None else b"")
+        except UnicodeEncodeError as e:
+            raise ValidationException(
+                f"The request contains the lone UTF-16 surrogate {e.object[e.start : e.end]!r} "
+                "(in a key, name, tag or setting), which is not valid Unicode; "
+                "send surrogates only in high-low pairs"
+            ) from None
+        return self._wal.append(frame) if self._wal is not None else 0
 
     def _durable(self, sequence: int) -> None:
         if self._wal is not None:
             self._wal.sync(sequence)
+            self._maybe_compact()
 
     def _control(self, record: dict[str, Any]) -> int:
         """Log and apply a record under the catalog lock (callers checked preconditions under it)."""

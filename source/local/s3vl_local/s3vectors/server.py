@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .catalog import Catalog
+from .catalog import DEFAULT_COMPACT_MIN_BYTES, Catalog
 from .errors import InternalServerException, S3VectorsError, ValidationException
 from .faults import CONTROL_PREFIX, DropConnection, FaultInjector
 from .model import validate_input
@@ -121,6 +121,10 @@ def _json_object(body: bytes) -> dict[str, Any]:
         value = json.loads(body)
     except ValueError as e:
         raise ValidationException(f"The request body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ValidationException(
+            "The request body nests arrays or objects too deeply to parse; send a shallower body"
+        ) from None
     if not isinstance(value, dict):
         raise ValidationException("The request body must be a JSON object")
     return value
@@ -129,8 +133,15 @@ def _json_object(body: bytes) -> dict[str, Any]:
 class EmulatorServer:
     """The emulator on 127.0.0.1; in memory when data_dir is None, else durable through a write-ahead log."""
 
-    def __init__(self, data_dir: Path | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        compact_min_bytes: int | None = DEFAULT_COMPACT_MIN_BYTES,
+    ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.compact_min_bytes = compact_min_bytes
         self.host, self.port = host, port
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -140,7 +151,7 @@ class EmulatorServer:
         self.faults = FaultInjector()
 
     def start(self) -> EmulatorServer:
-        self.catalog = Catalog(self.data_dir)
+        self.catalog = Catalog(self.data_dir, compact_min_bytes=self.compact_min_bytes)
         self.operations = Operations(self.catalog)
         self.faults.resume()
         self._httpd = _HTTPServer((self.host, self.port), self.operations, self.faults)

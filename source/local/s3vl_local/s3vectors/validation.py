@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -77,7 +78,13 @@ def float32_vector(values: Any, dimension: int, what: str) -> np.ndarray:
                 f"{what}: the vector contains NaN or Infinity; send finite float32 values"
             )
         raise ValidationException(f"{what}: every element of data.float32 must be a number")
-    vector = np.asarray(values, dtype=np.float64)
+    try:
+        vector = np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        # A JSON integer too large for a float (e.g. 1 followed by 400 zeros).
+        raise ValidationException(
+            f"{what}: the vector contains an integer beyond the float32 range; send finite float32 values"
+        ) from None
     with np.errstate(over="ignore"):
         as32 = vector.astype(np.float32)
     if not np.isfinite(as32).all():
@@ -101,8 +108,15 @@ def reject_zero_for_cosine(vector: np.ndarray, metric: str, what: str) -> None:
         )
 
 
-def _utf8_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+def _utf8_size(value: Any, what: str) -> int:
+    try:
+        return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    except UnicodeEncodeError as e:
+        # A lone UTF-16 surrogate (JSON "\ud800") has no UTF-8 form: it can be neither logged nor returned.
+        raise ValidationException(
+            f"{what}: metadata contains the lone UTF-16 surrogate {e.object[e.start : e.end]!r}, "
+            "which is not valid Unicode; send surrogates only in high-low pairs"
+        ) from None
 
 
 def metadata(value: Any, non_filterable: frozenset[str], what: str) -> dict[str, Any] | None:
@@ -127,19 +141,23 @@ def metadata(value: Any, non_filterable: frozenset[str], what: str) -> dict[str,
                 raise ValidationException(
                     f"{what}: metadata key {key!r}: list elements must be strings, numbers or booleans"
                 )
+            for v in item:
+                _finite_number(v, key, what)
+        elif _is_number(item):
+            _finite_number(item, key, what)
         elif not _is_scalar(item):
             raise ValidationException(
                 f"{what}: metadata key {key!r} must be a string, number, boolean or non-empty list, "
                 f"got {'null' if item is None else type(item).__name__}"
             )
-    total = _utf8_size(value)
+    total = _utf8_size(value, what)
     if total > MAX_METADATA_BYTES:
         raise ValidationException(
             f"{what}: metadata is {total} bytes (UTF-8 JSON); "
             f"the limit is {MAX_METADATA_BYTES} bytes per vector"
         )
     filterable = {k: v for k, v in value.items() if k not in non_filterable}
-    size = _utf8_size(filterable)
+    size = _utf8_size(filterable, what)
     if size > MAX_FILTERABLE_METADATA_BYTES:
         raise ValidationException(
             f"{what}: filterable metadata is {size} bytes (UTF-8 JSON); the limit is "
@@ -148,7 +166,25 @@ def metadata(value: Any, non_filterable: frozenset[str], what: str) -> dict[str,
     return value
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _finite_number(v: Any, key: str, what: str) -> None:
+    """Metadata numbers are stored and compared as float64: refuse those that have no finite float64."""
+    if not _is_number(v):
+        return
+    try:
+        finite = math.isfinite(float(v))
+    except OverflowError:  # an integer beyond about 1.8e308, e.g. 1 followed by 400 zeros
+        finite = False
+    if not finite:
+        shown = repr(v) if isinstance(v, float) else f"an integer of {len(str(abs(v)))} digits"
+        raise ValidationException(
+            f"{what}: metadata key {key!r} holds {shown}, which is NaN, infinite or beyond the float64 "
+            "range; send finite numbers between -1.7976931348623157e308 and 1.7976931348623157e308"
+        )
+
+
 def _is_scalar(v: Any) -> bool:
-    if isinstance(v, float):
-        return v == v and v not in (float("inf"), float("-inf"))
-    return isinstance(v, (str, bool, int))
+    return isinstance(v, (str, bool, int, float))
