@@ -16,7 +16,7 @@ from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.postgres import PostgresCluster
 
 DB = "shim_surface"
-SHIM_SQL = Path(local_aws.__file__).with_name("aurora_shim") / "shim.sql"
+SHIM_SQL = Path(local_aws.__file__).with_name("aurora_shim") / "extension" / "aws_lambda--1.0.sql"
 
 
 def test_shim_names_the_stacks_region_and_account() -> None:

@@ -59,7 +59,7 @@ def test_install_from_root_and_from_source_sql_is_idempotent(sql_stack: SqlStack
             sql_stack.function_arn,
         )
         assert conn.execute(
-            "SELECT count(*) FROM s3vl.query_vectors('walk', ARRAY[1, 2, 3, 4, 5], 3)"
+            "SELECT count(*) FROM s3vl.query_vectors(ARRAY[1, 2, 3, 4, 5], 'walk', top_k => 3)"
         ).fetchone() == (3,)
 
 
@@ -67,14 +67,21 @@ def test_install_without_aws_lambda_fails_clearly_and_changes_nothing(sql_stack:
     name = "s3vl_sql_no_lambda"
     sql_stack.create_database(name, with_shim=False)
     try:
+        # aws_lambda is available (as on Aurora), but only a superuser may create it: install as a role
+        # that is not one, as on Aurora without rds_superuser.
+        with sql_stack.connect(dbname=name) as conn:
+            conn.execute("DROP ROLE IF EXISTS s3vl_sql_not_super")
+            conn.execute("CREATE ROLE s3vl_sql_not_super LOGIN")
         before = snapshot(sql_stack, name)
-        done = sql_stack.psql("-f", "source/sql/install.sql", dbname=name)
+        done = sql_stack.psql("-U", "s3vl_sql_not_super", "-f", "source/sql/install.sql", dbname=name)
         assert done.returncode == 3  # psql's exit status when ON_ERROR_STOP stopped the script
         assert "s3vl needs the aws_lambda extension" in done.stderr
         assert "HINT:" in done.stderr and "rds_superuser" in done.stderr
         assert snapshot(sql_stack, name) == before
     finally:
         sql_stack.drop_database(name)
+        with sql_stack.connect(dbname="postgres") as conn:
+            conn.execute("DROP ROLE IF EXISTS s3vl_sql_not_super")
 
 
 def test_drop_schema_cascade_leaves_nothing_in_the_database(sql_stack: SqlStack, scratch_db: str) -> None:

@@ -1,370 +1,96 @@
--- Local stand-in for Aurora PostgreSQL's aws_lambda extension (and the aws_commons part it uses).
+-- Install or upgrade the Aurora shim in the current database: the extensions aws_commons and aws_lambda,
+-- whose files installer.install_extension_files() puts into PostgreSQL's extension directory first.
 --
--- Signatures, defaults, OUT parameters, errors and grants mirror Aurora's, so the s3vl schema runs
--- unchanged. The invocation goes over HTTP to the local Lambda service (the Lambda Invoke API), whose
--- URL is the setting aws_lambda.endpoint_url (set cluster-wide by the installer, never by install.sql).
--- Idempotent: safe to run again on a database that has it.
+-- Idempotent. An extension is reinstalled (and the EXECUTE grants on its functions kept) when it is stale:
+-- registered by the shim from before it was an extension (a pg_extension row with no member objects,
+-- beside loose functions and a type), or installed from an older script (its comment, which carries a
+-- digest of the script, or its version differs from the files now in the extension directory).
 BEGIN;
+SET LOCAL client_min_messages = warning;
 
-CREATE EXTENSION IF NOT EXISTS plpython3u;
-
-CREATE SCHEMA IF NOT EXISTS aws_commons;
-CREATE SCHEMA IF NOT EXISTS aws_lambda;
--- The HTTP client lives apart so that \df aws_lambda.* lists exactly Aurora's functions.
-CREATE SCHEMA IF NOT EXISTS aws_lambda_local;
-
-DO $$
-BEGIN
-    IF to_regtype('aws_commons._lambda_function_arn_1') IS NULL THEN
-        CREATE TYPE aws_commons._lambda_function_arn_1 AS (function_name text, region text);
-    END IF;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION aws_commons.create_lambda_function_arn(function_name text, region text DEFAULT NULL)
-RETURNS aws_commons._lambda_function_arn_1
-LANGUAGE sql IMMUTABLE
-AS $$ SELECT ROW($1, $2)::aws_commons._lambda_function_arn_1 $$;
-
--- The one function that talks HTTP. Aurora's settings come with every call (invoke() passes
--- current_setting(), cheaper than a query from PL/Python) so that SET in a session applies at once;
--- missing settings fall back to Aurora's defaults. Each session keeps its connection
--- to the service alive between calls (a new TCP connection and service thread per call cost more than
--- the rest of the shim); connect_timeout_ms applies when a connection is made. A failure comes back as
--- error_sqlstate/error_message/error_detail/error_hint for invoke() to raise: an error raised inside
--- PL/Python would carry a "plpy.Error: " prefix that Aurora's messages do not have.
-DROP FUNCTION IF EXISTS aws_lambda_local.invoke_api(text, text, text, text, text, text, text);
-CREATE OR REPLACE FUNCTION aws_lambda_local.invoke_api(
-    function_name text, region text, request_payload text, invocation_type text, log_type text,
-    context text, qualifier text, endpoint_url text, connect_timeout_ms text, request_timeout_ms text,
-    OUT status_code int, OUT payload text, OUT executed_version text, OUT log_result text,
-    OUT error_sqlstate text, OUT error_message text, OUT error_detail text, OUT error_hint text)
-LANGUAGE plpython3u VOLATILE
-AS $py$
-# The definitions run once per session (kept in SD), not on every call: a class and a dozen functions
-# cost more to create than the call itself.
-if "invoke" not in SD:
-    import base64
-    import json
-    import select
-    import socket
-    import time
-    import urllib.parse
-
-    LOCAL_ACCOUNT = "000000000000"  # = s3vl_local.local_aws.ACCOUNT (tests/local checks)
-    LOCAL_REGION = "us-west-2"
-    TIMEOUT_RANGE_MS = (1, 900000)
-
-    class Failure(Exception):
-        def __init__(self, sqlstate, message, detail, hint):
-            super().__init__(message)
-            self.row = (None, None, None, None, sqlstate, message, detail, hint)
-
-    API_FAILURE_HINTS = {
-        "08001": "Check that the local Lambda service runs (s3vl-local status) and aws_lambda.endpoint_url points at it.",
-        "08006": "Check the local Lambda service's log; the connection broke before a response arrived.",
-        "57014": "Raise aws_lambda.request_timeout_ms (SET aws_lambda.request_timeout_ms = ...) or make the call faster.",
-        "39000": "Check the function name, qualifier and invocation type; retry later when throttled.",
-    }
-
-    def api_failed(sqlstate, detail):
-        return Failure(sqlstate, "invoke API failed", f"AWS Lambda client returned '{detail}'", API_FAILURE_HINTS[sqlstate])
-
-    def timeout_ms(raw, name, default):
-        """The setting aws_lambda.<name> in milliseconds (its text `raw`), or `default` when unset."""
-        if raw in (None, ""):
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            value = None
-        if value is None or not TIMEOUT_RANGE_MS[0] <= value <= TIMEOUT_RANGE_MS[1]:
-            raise Failure(
-                "22023",
-                f"invalid value for parameter \"aws_lambda.{name}\": \"{raw}\"",
-                f"aws_lambda.{name} is the timeout in milliseconds for calls to AWS Lambda.",
-                f"Use an integer number of milliseconds between {TIMEOUT_RANGE_MS[0]} and {TIMEOUT_RANGE_MS[1]}.",
-            )
-        return value
-
-    def readable(sock):
-        poller = select.poll()  # not select.select: a backend's descriptors can exceed FD_SETSIZE
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-
-    class Connection:
-        """One HTTP/1.1 connection to the service. The exchange is written out here rather than left to
-        http.client, whose header handling (the email package) cost more than the rest of the shim."""
-
-        def __init__(self, sock):
-            self.sock = sock
-            self.reader = sock.makefile("rb")
-
-        def close(self):
-            self.reader.close()
-            self.sock.close()
-
-    def connection(endpoint, url, connect_timeout):
-        """The session's kept-alive connection to `endpoint`, or a new one.
-
-        An idle connection the service closed (it stopped or restarted) reads as EOF: it is replaced
-        before anything is sent, so a request is never sent twice."""
-        kept = SD.pop("connection", None)
-        if kept is not None:
-            kept_endpoint, conn = kept
-            if kept_endpoint == endpoint and not readable(conn.sock):
-                return conn
-            conn.close()
-        try:
-            sock = socket.create_connection((url.hostname, url.port or 80), timeout=connect_timeout / 1000)
-        except TimeoutError:
-            raise api_failed(
-                "08001",
-                f"Connect timeout on endpoint URL: \"{endpoint}\" after {connect_timeout} ms"
-                " (aws_lambda.connect_timeout_ms)",
-            ) from None
-        except OSError as exc:
-            raise api_failed("08001", f"Could not connect to the endpoint URL: \"{endpoint}\": {exc}") from None
-        # Without it a request's body waits for the ACK of its headers (Nagle + delayed ACK, up to 40 ms).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return Connection(sock)
-
-    def header(name, value):
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"Invalid header value {value.encode()!r}")
-        return f"{name}: {value}\r\n"
-
-    def exchange(conn, request, deadline):
-        """Send `request`; return the status, the headers (lower-case names), the body and whether the
-        connection can carry another request. Every socket wait gets only what is left until `deadline`."""
-        conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        conn.sock.sendall(request)
-        status_line = conn.reader.readline(65537)
-        if not status_line:
-            raise ConnectionResetError("Remote end closed connection without response")
-        version, _, rest = status_line.decode("iso-8859-1").partition(" ")
-        if not version.startswith("HTTP/") or not rest[:3].isdigit():
-            raise ConnectionError(f"malformed HTTP status line {status_line[:100]!r}")
-        headers = {}
-        while True:
-            line = conn.reader.readline(65537)
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.decode("iso-8859-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        length = headers.get("content-length")
-        if length is None:  # the body ends with the connection
-            return int(rest[:3]), headers, conn.reader.read(), False
-        body = conn.reader.read(int(length))
-        if len(body) != int(length):
-            raise ConnectionResetError(f"connection closed after {len(body)} of {length} response bytes")
-        keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-        return int(rest[:3]), headers, body, keep_alive
-
-    def post(endpoint, url, path, body, headers, connect_timeout, request_timeout):
-        started = time.monotonic()
-        request = (f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
-                   + "".join(header(name, value) for name, value in headers.items())
-                   + f"Content-Length: {len(body)}\r\n\r\n").encode("iso-8859-1") + body
-        conn = connection(endpoint, url, connect_timeout)
-        # request_timeout_ms bounds the whole request, connecting included.
-        deadline = started + request_timeout / 1000
-        try:
-            status, response_headers, response_body, keep_alive = exchange(conn, request, deadline)
-        except TimeoutError:
-            conn.close()
-            raise api_failed(
-                "57014",
-                f"Read timeout on endpoint URL: \"{endpoint}\" after {request_timeout} ms"
-                " (aws_lambda.request_timeout_ms)",
-            ) from None
-        except OSError as exc:
-            conn.close()
-            raise api_failed("08006", f"Connection to the endpoint URL \"{endpoint}\" failed: {exc}") from None
-        except BaseException:
-            conn.close()  # never keep a connection with a request or response half done
-            raise
-        if keep_alive:
-            SD["connection"] = (endpoint, conn)
-        else:
-            conn.close()
-        return status, response_headers, response_body
-
-    def invoke(function_name, region, request_payload, invocation_type, log_type, context, qualifier,
-               endpoint_url, connect_timeout_ms, request_timeout_ms):
-        connect_timeout = timeout_ms(connect_timeout_ms, "connect_timeout_ms", 1000)
-        request_timeout = timeout_ms(request_timeout_ms, "request_timeout_ms", 3000)
-        if not endpoint_url:
-            raise Failure(
-                "55000",
-                "invoke API failed",
-                "aws_lambda.endpoint_url is not set, so the local Lambda service cannot be reached.",
-                "Start the local stack with `s3vl-local up` (or `make up`), which installs the shim and sets it.",
-            )
-        if not function_name:
-            raise Failure("22004", "invoke API failed", "function_name must not be NULL or empty.",
-                          "Pass a function name or ARN, e.g. aws_commons.create_lambda_function_arn('my-function').")
-
-        # The ARN Aurora names in its error messages.
-        if function_name.startswith("arn:"):
-            arn = function_name
-        elif ":function:" in function_name:
-            arn = f"arn:aws:lambda:{region or LOCAL_REGION}:{function_name}"
-        else:
-            arn = f"arn:aws:lambda:{region or LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{function_name}"
-
-        url = urllib.parse.urlsplit(endpoint_url)
-        path = "/2015-03-31/functions/" + urllib.parse.quote(function_name, safe="") + "/invocations"
-        if qualifier is not None:
-            path += "?" + urllib.parse.urlencode({"Qualifier": qualifier})
-        headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": str(invocation_type)}
-        if log_type is not None:
-            headers["X-Amz-Log-Type"] = log_type
-        if context is not None:
-            headers["X-Amz-Client-Context"] = base64.b64encode(context.encode()).decode()
-        body = (request_payload if request_payload is not None else "null").encode()
-        status, response_headers, response_body = post(
-            endpoint_url, url, path, body, headers, connect_timeout, request_timeout)
-
-        text = response_body.decode("utf-8", errors="replace")
-        if status >= 300:
-            try:
-                error = json.loads(text)
-                message = error.get("Message") or error.get("message") or text
-            except (ValueError, AttributeError):
-                message = text
-            error_type = (response_headers.get("x-amzn-errortype") or "ServiceException").split(":", 1)[0]
-            raise api_failed("39000", f"{error_type}: {message} (HTTP {status})")
-
-        function_error = response_headers.get("x-amz-function-error")
-        if function_error:
-            try:
-                error = json.loads(text)
-                details = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
-            except (ValueError, AttributeError):
-                details = text
-            raise Failure(
-                "38000",
-                "lambda invocation failed",
-                f"\"{arn}\" returned error \"{function_error}\", details: \"{details}\"",
-                "The function raised, timed out or crashed: read its log (log_type => 'Tail', or the Lambda service log).",
-            )
-        return (status, text or None, response_headers.get("x-amz-executed-version"),
-                response_headers.get("x-amz-log-result"), None, None, None, None)
-
-    def invoke_or_failure(*args):
-        try:
-            return invoke(*args)
-        except Failure as failure:
-            return failure.row
-
-    SD["invoke"] = invoke_or_failure
-
-return SD["invoke"](function_name, region, request_payload, invocation_type, log_type, context, qualifier,
-                    endpoint_url, connect_timeout_ms, request_timeout_ms)
-$py$;
-
--- Raises what invoke_api reports, with Aurora's plain messages ("lambda invocation failed", "invoke API
--- failed"); SQLSTATEs are documented in docs/local-stack.md.
-CREATE OR REPLACE FUNCTION aws_lambda_local.invoke(
-    function_name text, region text, request_payload text, invocation_type text, log_type text,
-    context text, qualifier text,
-    OUT status_code int, OUT response_payload text, OUT executed_version text, OUT log_result text)
-LANGUAGE plpgsql VOLATILE
-AS $$
+DO $install$
 DECLARE
-    r record;
+    v_stale text[];
+    v_grants jsonb;
+    v_function text;
+    v_statements jsonb;
+    v_ext text;
+    v_grant text;
+    v_detail text;
 BEGIN
-    SELECT * INTO r FROM aws_lambda_local.invoke_api(function_name, region, request_payload, invocation_type,
-        log_type, context, qualifier, pg_catalog.current_setting('aws_lambda.endpoint_url', true),
-        pg_catalog.current_setting('aws_lambda.connect_timeout_ms', true),
-        pg_catalog.current_setting('aws_lambda.request_timeout_ms', true));
-    IF r.error_sqlstate IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = r.error_sqlstate, MESSAGE = r.error_message,
-            DETAIL = r.error_detail, HINT = r.error_hint;
+    SELECT pg_catalog.array_agg(e.extname::text ORDER BY e.extname DESC)  -- aws_lambda before aws_commons
+      INTO v_stale
+      FROM pg_catalog.pg_extension e
+      LEFT JOIN pg_catalog.pg_available_extensions a ON a.name = e.extname
+     WHERE e.extname IN ('aws_commons', 'aws_lambda')
+       AND (e.extversion IS DISTINCT FROM a.default_version
+            OR pg_catalog.obj_description(e.oid, 'pg_extension') IS DISTINCT FROM a.comment
+            OR NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                            WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                              AND d.refobjid = e.oid AND d.deptype = 'e'));
+    -- aws_lambda's functions take aws_commons's type: a stale aws_commons takes aws_lambda with it.
+    IF 'aws_commons' = ANY (v_stale) AND NOT 'aws_lambda' = ANY (v_stale)
+       AND EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'aws_lambda') THEN
+        v_stale := ARRAY['aws_lambda'] || v_stale;
     END IF;
-    status_code := r.status_code;
-    response_payload := r.payload;
-    executed_version := r.executed_version;
-    log_result := r.log_result;
-END
-$$;
 
--- Aurora's four overloads. SECURITY DEFINER so that EXECUTE on aws_lambda.invoke is the only grant a
--- caller needs (as on Aurora); the HTTP client itself stays private. Every name in these bodies and in
--- the functions they call is schema-qualified, so no search_path a caller sets can redirect them; the
--- search_path is not pinned with SET because that replans every call (+0.5 ms, benchmarks/bench_shim.py).
-CREATE OR REPLACE FUNCTION aws_lambda.invoke(
-    IN function_name aws_commons._lambda_function_arn_1, IN payload json,
-    IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
-    IN context json DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
-    OUT status_code int, OUT payload json, OUT executed_version text, OUT log_result text)
-LANGUAGE sql VOLATILE SECURITY DEFINER
-AS $$
-    SELECT r.status_code, r.response_payload::pg_catalog.json, r.executed_version, r.log_result
-    FROM aws_lambda_local.invoke(($1).function_name, ($1).region, $2::pg_catalog.text, $3, $4, $5::pg_catalog.text, $6) AS r
-$$;
+    IF v_stale IS NOT NULL THEN
+        -- Who may run the shim's functions, restored after the reinstall: each function's GRANT EXECUTE
+        -- statements (to roles or PUBLIC, besides its owner), by signature.
+        SELECT pg_catalog.jsonb_object_agg(p.oid::pg_catalog.regprocedure::text, coalesce(
+                   (SELECT pg_catalog.jsonb_agg(pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s',
+                               p.oid::pg_catalog.regprocedure,
+                               CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END,
+                               CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END))
+                      FROM pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) x
+                      LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.grantee
+                     WHERE x.grantee <> p.proowner AND x.privilege_type = 'EXECUTE'),
+                   '[]'))
+          INTO v_grants
+          FROM pg_catalog.pg_proc p
+          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE (n.nspname, p.proname) IN (('aws_lambda', 'invoke'), ('aws_commons', 'create_lambda_function_arn'));
 
-CREATE OR REPLACE FUNCTION aws_lambda.invoke(
-    IN function_name aws_commons._lambda_function_arn_1, IN payload jsonb,
-    IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
-    IN context jsonb DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
-    OUT status_code int, OUT payload jsonb, OUT executed_version text, OUT log_result text)
-LANGUAGE sql VOLATILE SECURITY DEFINER
-AS $$
-    SELECT r.status_code, r.response_payload::pg_catalog.jsonb, r.executed_version, r.log_result
-    FROM aws_lambda_local.invoke(($1).function_name, ($1).region, $2::pg_catalog.text, $3, $4, $5::pg_catalog.text, $6) AS r
-$$;
+        BEGIN
+            FOREACH v_ext IN ARRAY v_stale LOOP
+                EXECUTE pg_catalog.format('DROP EXTENSION %I', v_ext);
+            END LOOP;
+            -- What the shim created before it was an extension (nothing when it was one).
+            IF 'aws_lambda' = ANY (v_stale) THEN
+                DROP SCHEMA IF EXISTS aws_lambda_local CASCADE;
+                DROP FUNCTION IF EXISTS
+                    aws_lambda.invoke(aws_commons._lambda_function_arn_1, json, text, text, json, varchar),
+                    aws_lambda.invoke(aws_commons._lambda_function_arn_1, jsonb, text, text, jsonb, varchar),
+                    aws_lambda.invoke(text, json, text, text, text, json, varchar),
+                    aws_lambda.invoke(text, jsonb, text, text, text, jsonb, varchar);
+            END IF;
+            IF 'aws_commons' = ANY (v_stale) THEN
+                DROP FUNCTION IF EXISTS aws_commons.create_lambda_function_arn(text, text);
+                DROP TYPE IF EXISTS aws_commons._lambda_function_arn_1;
+            END IF;
+        EXCEPTION WHEN dependent_objects_still_exist THEN
+            GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
+            RAISE EXCEPTION 'cannot upgrade the aws_lambda shim: other objects depend on it'
+                USING ERRCODE = 'dependent_objects_still_exist', DETAIL = v_detail,
+                      HINT = 'Drop or change the objects listed (they use aws_lambda or aws_commons), '
+                             'then install the shim again (s3vl-local up).';
+        END;
+    END IF;
 
-CREATE OR REPLACE FUNCTION aws_lambda.invoke(
-    IN function_name text, IN payload json, IN region text DEFAULT NULL,
-    IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
-    IN context json DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
-    OUT status_code int, OUT payload json, OUT executed_version text, OUT log_result text)
-LANGUAGE sql VOLATILE SECURITY DEFINER
-AS $$
-    SELECT r.status_code, r.response_payload::pg_catalog.json, r.executed_version, r.log_result
-    FROM aws_lambda_local.invoke($1, $3, $2::pg_catalog.text, $4, $5, $6::pg_catalog.text, $7) AS r
-$$;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'aws_lambda') THEN
+        CREATE EXTENSION aws_lambda CASCADE;
+    END IF;
 
-CREATE OR REPLACE FUNCTION aws_lambda.invoke(
-    IN function_name text, IN payload jsonb, IN region text DEFAULT NULL,
-    IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
-    IN context jsonb DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
-    OUT status_code int, OUT payload jsonb, OUT executed_version text, OUT log_result text)
-LANGUAGE sql VOLATILE SECURITY DEFINER
-AS $$
-    SELECT r.status_code, r.response_payload::pg_catalog.jsonb, r.executed_version, r.log_result
-    FROM aws_lambda_local.invoke($1, $3, $2::pg_catalog.text, $4, $5, $6::pg_catalog.text, $7) AS r
-$$;
-
--- Grants as on Aurora: nothing for PUBLIC on aws_lambda; roles need USAGE on the schema and EXECUTE.
--- aws_commons stays usable by everyone (it only builds a value).
-REVOKE ALL ON SCHEMA aws_lambda FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aws_lambda FROM PUBLIC;
-REVOKE ALL ON SCHEMA aws_lambda_local FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aws_lambda_local FROM PUBLIC;
-GRANT USAGE ON SCHEMA aws_commons TO PUBLIC;
-GRANT EXECUTE ON FUNCTION aws_commons.create_lambda_function_arn(text, text) TO PUBLIC;
-
--- Aurora's install statement, CREATE EXTENSION IF NOT EXISTS aws_lambda CASCADE, must be a no-op here:
--- register the two names in pg_extension (catalog rows only, no script) when they are not there yet.
-DO $$
-DECLARE
-    ext text;
-BEGIN
-    FOREACH ext IN ARRAY ARRAY['aws_commons', 'aws_lambda'] LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = ext) THEN
-            INSERT INTO pg_catalog.pg_extension
-                (oid, extname, extowner, extnamespace, extrelocatable, extversion, extconfig, extcondition)
-            VALUES (
-                pg_catalog.pg_nextoid('pg_catalog.pg_extension', 'oid', 'pg_catalog.pg_extension_oid_index'),
-                ext, (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user),
-                (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ext), false, '1.0', NULL, NULL);
-        END IF;
+    -- The script's own grants are replaced by the ones kept; a function the new script no longer has
+    -- keeps nothing.
+    FOR v_function, v_statements IN SELECT * FROM pg_catalog.jsonb_each(coalesce(v_grants, '{}')) LOOP
+        CONTINUE WHEN pg_catalog.to_regprocedure(v_function) IS NULL;
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', v_function);
+        FOR v_grant IN SELECT pg_catalog.jsonb_array_elements_text(v_statements) LOOP
+            EXECUTE v_grant;
+        END LOOP;
     END LOOP;
 END
-$$;
+$install$;
 
 COMMIT;
