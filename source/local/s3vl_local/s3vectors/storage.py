@@ -11,16 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from . import filters
+from . import filters, search_math
 from .metadata_columns import Column
 from .text_index import TextIndex
 
 _INITIAL_CAPACITY = 1024
 _GROWTH = 1.5
-# Candidates within this margin of the k-th float32 distance are re-ranked in float64, so the float32
-# fast path can never drop a true top-k neighbour or misorder ties.
-_COSINE_MARGIN = 1e-4
-_EUCLIDEAN_RELATIVE_MARGIN = 1e-4
 
 
 class VectorStore:
@@ -32,8 +28,8 @@ class VectorStore:
         self.version = 0  # bumped on every write; readers use it to cache per-state results
         self._capacity = 0
         self._matrix = np.empty((0, dimension), dtype=np.float32)
-        # cosine: L2 norm of each row; euclidean: squared L2 norm.
-        self._norms = np.empty(0, dtype=np.float32)
+        # The float64 L2 norm of each row: float32 would overflow (norm of [3e38, 3e38]) or underflow.
+        self._norms = np.empty(0, dtype=np.float64)
         self.keys: list[str] = []
         self.rows: dict[str, int] = {}
         self._metadata: list[str | None] = []  # compact JSON, decoded only for returned vectors
@@ -50,15 +46,14 @@ class VectorStore:
         capacity = max(_INITIAL_CAPACITY, int(self._capacity * _GROWTH), needed)
         matrix = np.empty((capacity, self.dimension), dtype=np.float32)
         matrix[: self.n] = self._matrix[: self.n]
-        norms = np.zeros(capacity, dtype=np.float32)
+        norms = np.zeros(capacity, dtype=np.float64)
         norms[: self.n] = self._norms[: self.n]
         self._matrix, self._norms, self._capacity = matrix, norms, capacity
         for column in self.columns.values():
             column.grow(capacity)
 
     def _row_norms(self, data: np.ndarray) -> np.ndarray:
-        sq = np.einsum("ij,ij->i", data, data, dtype=np.float64)
-        return (np.sqrt(sq) if self.metric == "cosine" else sq).astype(np.float32)
+        return np.sqrt(np.einsum("ij,ij->i", data, data, dtype=np.float64))
 
     def put(self, keys: list[str], data: np.ndarray, metadata: list[dict[str, Any] | None]) -> None:
         """Insert or overwrite; within one batch the last occurrence of a key wins."""
@@ -169,8 +164,9 @@ class VectorStore:
     def search(self, query: np.ndarray, k: int, mask: np.ndarray | None) -> list[tuple[float, str]]:
         """Exact k nearest rows as (distance, key), ascending distance, ties by key ascending.
 
-        A float32 matrix-vector product and a partition find the candidates; the few candidates
-        within a margin of the k-th distance are then re-scored in float64 and sorted.
+        A float32 matrix-vector product scores every row together with a rigorous bound on its
+        rounding error; only rows whose score range can reach the k-th best are re-scored in float64
+        (search_math.py), so the result is the true top-k for every finite float32 input.
         """
         n = self.n
         candidates: np.ndarray | None = None
@@ -179,49 +175,29 @@ class VectorStore:
             if candidates.size == 0:
                 return []
         matrix, norms = self._matrix[:n], self._norms[:n]
-        q32 = query.astype(np.float32)
         if candidates is not None and candidates.size * 2 < n:
             # Selective filter: gather the passing rows and score only those.
-            matrix, norms = matrix[candidates], norms[candidates]
-            scores = self._approximate(matrix @ q32, norms, query)
+            low, high = search_math.score_bounds(self.metric, matrix[candidates], norms[candidates], query)
         else:
-            scores = self._approximate(matrix @ q32, norms, query)
+            low, high = search_math.score_bounds(self.metric, matrix, norms, query)
             if candidates is not None:
-                scores = scores[candidates]
-        m = scores.size
+                low, high = low[candidates], high[candidates]
+        m = low.size
         if k < m:
-            kth = float(np.partition(scores, k - 1)[k - 1])
-            margin = (
-                _COSINE_MARGIN
-                if self.metric == "cosine"
-                else _EUCLIDEAN_RELATIVE_MARGIN * (abs(kth) + float(query @ query) + 1.0)
-            )
-            picked = np.flatnonzero(scores <= kth + margin)
+            # The k-th smallest upper bound bounds the true k-th distance from above.
+            limit = np.partition(high, k - 1)[k - 1]
+            picked = np.flatnonzero(low <= limit)
         else:
             picked = np.arange(m)
         rows = candidates[picked] if candidates is not None else picked
-        exact = self._exact(rows, query)
-        ranked = sorted(zip(exact.tolist(), (self.keys[r] for r in rows.tolist()), strict=True))
-        return ranked[:k]
+        keys = [self.keys[r] for r in rows.tolist()]
+        return search_math.rank(self.metric, self._matrix[rows], self._norms[rows], query, keys, k)
 
     def distances(self, keys: list[str], query: np.ndarray) -> list[float]:
-        """Exact (float64) distances of the given vectors to the query, as search() reports them."""
+        """The distances of the given vectors to the query, as search() reports them."""
         rows = np.fromiter((self.rows[k] for k in keys), dtype=np.int64, count=len(keys))
-        return [float(d) for d in self._exact(rows, query)]
-
-    def _approximate(self, dots: np.ndarray, norms: np.ndarray, query: np.ndarray) -> np.ndarray:
-        if self.metric == "cosine":
-            return 1.0 - dots / (norms * np.float32(np.linalg.norm(query)))
-        # Squared euclidean from norms: monotone in the true distance, enough to pick candidates.
-        return norms - 2.0 * dots + np.float32(query @ query)
-
-    def _exact(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-        vectors = self._matrix[rows].astype(np.float64)
-        if self.metric == "cosine":
-            cosine = (vectors @ query) / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
-            # Rounding can push |cos| a hair past 1; the distance stays within its 0..2 range.
-            return np.clip(1.0 - cosine, 0.0, 2.0)
-        return np.sqrt(np.sum((vectors - query) ** 2, axis=1))
+        exact = search_math.exact_distances(self.metric, self._matrix[rows], self._norms[rows], query)
+        return search_math.reported(exact).tolist()
 
     def sorted_keys(self) -> list[str]:
         """Keys in ascending order, cached until the next write (ListVectors pages bisect into it)."""
