@@ -49,6 +49,8 @@ AS $$
          'Use only $eq $ne $gt $gte $lt $lte $in $nin $exists $startsWith $and $or in metadata_filter.'),
         ('FILTER_INVALID_OPERAND',       '22023', false, 'handler', 'Fix the operand named in the message.'),
         ('FILTER_EMPTY_LOGICAL',         '22023', false, 'handler', 'Give $and / $or a non-empty array of filters.'),
+        ('FILTER_TOO_DEEP',              '22023', false, 'handler',
+         'Nest metadata_filter at most 32 filters deep through $and / $or: flatten nested $and, use $in for an $or of $eq.'),
         ('INVALID_METADATA',             '22023', false, 'handler',
          'Pass metadata as a JSON object whose values are strings, numbers, booleans or non-empty lists.'),
         ('METADATA_TOO_LARGE',           '22023', false, 'handler',

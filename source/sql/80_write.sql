@@ -5,6 +5,10 @@
 -- (asynchronous) invocation with raise_on_error, so that a failure reaches the dead-letter queue.
 
 -- Send a batch of put_vectors items or delete_vectors keys; returns the count the function reports.
+-- p_done items of the call's p_total were applied by earlier batches. On failure MESSAGE and DETAIL give
+-- the same count of items applied: the function's own count for its batch when it reports one, read
+-- from its message "(N of M vectors were written | keys were deleted before the failure" (written by
+-- HandlerError.note_applied) and restated for the whole call.
 CREATE OR REPLACE FUNCTION s3vl._write_batch(
     p_operation text, p_index s3vl.index_registry, p_items jsonb[], p_async boolean,
     p_done bigint, p_total bigint)
@@ -14,11 +18,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_field text := CASE WHEN p_operation = 'put_vectors' THEN 'vectors' ELSE 'keys' END;
+    v_counted constant text := '\((\d+) of \d+ (vectors were written|keys were deleted) before the failure';
     v_result jsonb;
     v_state text;
     v_message text;
     v_detail text;
     v_hint text;
+    v_match text[];
+    v_applied text;
+    v_note text;
 BEGIN
     v_result := s3vl._invoke(p_operation,
                              pg_catalog.jsonb_build_object('index_arn', p_index.index_arn, v_field, pg_catalog.to_jsonb(p_items)),
@@ -29,13 +37,29 @@ BEGIN
     RETURN coalesce((v_result ->> CASE WHEN p_operation = 'put_vectors' THEN 'written' ELSE 'deleted' END)::bigint,
                     pg_catalog.cardinality(p_items));
 EXCEPTION WHEN OTHERS THEN
-    -- Earlier batches are already applied (an invocation is not undone by ROLLBACK): say so.
+    -- Earlier batches are already applied (an invocation is not undone by ROLLBACK): say how many.
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL,
                             v_hint = PG_EXCEPTION_HINT;
+    v_match := pg_catalog.regexp_match(v_message, v_counted);
+    IF v_match IS NOT NULL THEN
+        v_applied := (p_done + v_match[1]::bigint)::text;
+        v_message := pg_catalog.regexp_replace(v_message, v_counted,
+                                               pg_catalog.format('(%s of %s \2 before the failure', v_applied, p_total));
+    ELSIF v_state IN ('SV005', 'SV006', 'SV007') THEN
+        -- A timeout, crash or lost connection: the invocation may have applied part of its batch.
+        v_applied := 'at least ' || p_done;
+        v_note := pg_catalog.format('the failed invocation may have applied part of its %s items',
+                                    pg_catalog.cardinality(p_items));
+    ELSE
+        -- Refused before the function wrote anything (invalid, too large, not invoked).
+        v_applied := p_done::text;
+    END IF;
     RAISE EXCEPTION '%', v_message
         USING ERRCODE = v_state,
               DETAIL = concat_ws('; ', nullif(v_detail, ''),
-                                 pg_catalog.format('%s of %s items were applied before this failure', p_done, p_total)),
+                                 pg_catalog.format('%s of %s items were applied before this failure',
+                                                   v_applied, p_total),
+                                 v_note),
               HINT = concat_ws(' ', nullif(v_hint, ''),
                                'Writes are idempotent (put overwrites by id, delete ignores missing ids): run the call again.');
 END
@@ -85,19 +109,25 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- Slices start at 1 whatever the caller's lower bounds ('[0:1]={...}'), so the i-th id, the i-th
+    -- vector row and the i-th metadata element pair up by position.
+    v_ids text[] := put_vectors.vector_ids[:];
+    v_vectors double precision[] := put_vectors.vectors[:];
+    v_metadata jsonb[] := put_vectors.metadata[:];
     v_index s3vl.index_registry;
     v_rows integer;
     v_dim integer;
     v_bad record;
-    v_items jsonb[];
+    v_row record;
+    v_items jsonb[] := '{}';
 BEGIN
     v_index := s3vl._index(put_vectors.index_name);
-    PERFORM s3vl._check_keys(put_vectors.vector_ids, 'vector_ids');
+    PERFORM s3vl._check_keys(v_ids, 'vector_ids');
     IF put_vectors.async IS NULL THEN
         RAISE EXCEPTION 'async must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
     END IF;
     SELECT k.id, min(k.n) AS first_pos, max(k.n) AS last_pos INTO v_bad
-      FROM pg_catalog.unnest(put_vectors.vector_ids) WITH ORDINALITY AS k(id, n)
+      FROM pg_catalog.unnest(v_ids) WITH ORDINALITY AS k(id, n)
      GROUP BY k.id HAVING count(*) > 1 ORDER BY 2 LIMIT 1;
     IF v_bad.id IS NOT NULL THEN
         RAISE EXCEPTION 'vector_ids repeats % (positions % and %)', pg_catalog.quote_literal(v_bad.id), v_bad.first_pos, v_bad.last_pos
@@ -105,21 +135,21 @@ BEGIN
     END IF;
 
     -- vectors: one row per id (a two-dimensional array), or a plain array for a single id.
-    v_rows := pg_catalog.cardinality(put_vectors.vector_ids);
-    IF put_vectors.vectors IS NULL OR pg_catalog.cardinality(put_vectors.vectors) = 0 THEN
+    v_rows := pg_catalog.cardinality(v_ids);
+    IF v_vectors IS NULL OR pg_catalog.cardinality(v_vectors) = 0 THEN
         RAISE EXCEPTION 'vectors must be a non-empty array' USING ERRCODE = '22023',
             HINT = 'Pass ARRAY[[x1, ..., xd], ...] with one row per vector id, or array_agg(embedding).';
-    ELSIF pg_catalog.array_ndims(put_vectors.vectors) = 1 AND v_rows = 1 THEN
-        v_dim := pg_catalog.cardinality(put_vectors.vectors);
-    ELSIF pg_catalog.array_ndims(put_vectors.vectors) = 2 THEN
-        v_dim := pg_catalog.array_length(put_vectors.vectors, 2);
-        IF pg_catalog.array_length(put_vectors.vectors, 1) <> v_rows THEN
-            RAISE EXCEPTION 'vectors has % rows but vector_ids has % elements', pg_catalog.array_length(put_vectors.vectors, 1), v_rows
+    ELSIF pg_catalog.array_ndims(v_vectors) = 1 AND v_rows = 1 THEN
+        v_dim := pg_catalog.cardinality(v_vectors);
+    ELSIF pg_catalog.array_ndims(v_vectors) = 2 THEN
+        v_dim := pg_catalog.array_length(v_vectors, 2);
+        IF pg_catalog.array_length(v_vectors, 1) <> v_rows THEN
+            RAISE EXCEPTION 'vectors has % rows but vector_ids has % elements', pg_catalog.array_length(v_vectors, 1), v_rows
                 USING ERRCODE = '22023', HINT = 'Pass one vector row per vector id.';
         END IF;
     ELSE
         RAISE EXCEPTION 'vectors must have one row per vector id (a two-dimensional array), got % dimensions for % ids',
-                pg_catalog.array_ndims(put_vectors.vectors), v_rows
+                pg_catalog.array_ndims(v_vectors), v_rows
             USING ERRCODE = '22023', HINT = 'Pass ARRAY[[x1, ..., xd], ...] or array_agg(embedding).';
     END IF;
     IF v_dim <> v_index.dimension THEN
@@ -127,35 +157,14 @@ BEGIN
                 pg_catalog.quote_literal(v_index.index_name), v_index.dimension
             USING ERRCODE = '22023', HINT = 'Pass vectors with as many elements as the index dimension.';
     END IF;
-    SELECT (u.n - 1) / v_dim + 1 AS row_number, u.x INTO v_bad
-      FROM pg_catalog.unnest(put_vectors.vectors) WITH ORDINALITY AS u(x, n)
-     WHERE u.x IS NULL OR u.x IN ('NaN'::double precision, 'Infinity'::double precision, '-Infinity'::double precision)
-     ORDER BY u.n LIMIT 1;
-    IF v_bad.row_number IS NOT NULL THEN
-        RAISE EXCEPTION 'the vector for % (row %) contains %', pg_catalog.quote_literal(put_vectors.vector_ids[v_bad.row_number]),
-                v_bad.row_number, coalesce(v_bad.x::text, 'NULL')
-            USING ERRCODE = '22023', HINT = 'S3 Vectors accepts finite numbers only.';
-    END IF;
-    IF v_index.distance_metric = 'cosine' THEN
-        SELECT (u.n - 1) / v_dim + 1 AS row_number INTO v_bad
-          FROM pg_catalog.unnest(put_vectors.vectors) WITH ORDINALITY AS u(x, n)
-         GROUP BY 1 HAVING bool_and(u.x = 0) ORDER BY 1 LIMIT 1;
-        IF v_bad.row_number IS NOT NULL THEN
-            RAISE EXCEPTION 'the vector for % (row %) is the zero vector, which the cosine index % rejects',
-                    pg_catalog.quote_literal(put_vectors.vector_ids[v_bad.row_number]), v_bad.row_number,
-                    pg_catalog.quote_literal(v_index.index_name)
-                USING ERRCODE = '22023', HINT = 'Give every vector at least one non-zero element.';
-        END IF;
-    END IF;
-    IF put_vectors.metadata IS NOT NULL THEN
-        IF pg_catalog.array_ndims(put_vectors.metadata) IS DISTINCT FROM 1
-           OR pg_catalog.cardinality(put_vectors.metadata) <> v_rows THEN
+    IF v_metadata IS NOT NULL THEN
+        IF pg_catalog.array_ndims(v_metadata) IS DISTINCT FROM 1 OR pg_catalog.cardinality(v_metadata) <> v_rows THEN
             RAISE EXCEPTION 'metadata must be NULL or a one-dimensional array with one element per vector id (% expected, got %)',
-                    v_rows, pg_catalog.cardinality(put_vectors.metadata)
+                    v_rows, pg_catalog.cardinality(v_metadata)
                 USING ERRCODE = '22023', HINT = 'Pass array_agg(metadata) from the same rows, with NULL for no metadata.';
         END IF;
         SELECT m.n AS row_number INTO v_bad
-          FROM pg_catalog.unnest(put_vectors.metadata) WITH ORDINALITY AS m(doc, n)
+          FROM pg_catalog.unnest(v_metadata) WITH ORDINALITY AS m(doc, n)
          WHERE m.doc IS NOT NULL AND pg_catalog.jsonb_typeof(m.doc) <> 'object' ORDER BY m.n LIMIT 1;
         IF v_bad.row_number IS NOT NULL THEN
             RAISE EXCEPTION 'metadata element % is not a JSON object', v_bad.row_number
@@ -163,13 +172,22 @@ BEGIN
         END IF;
     END IF;
 
-    SELECT array_agg(pg_catalog.jsonb_build_object('key', put_vectors.vector_ids[g.r], 'data', pg_catalog.to_jsonb(g.d))
-                     || CASE WHEN put_vectors.metadata[g.r] IS NULL THEN '{}'::jsonb
-                             ELSE pg_catalog.jsonb_build_object('metadata', put_vectors.metadata[g.r]) END
-                     ORDER BY g.r) INTO v_items
-      FROM (SELECT (u.n - 1) / v_dim + 1 AS r, array_agg(u.x ORDER BY u.n) AS d
-              FROM pg_catalog.unnest(put_vectors.vectors) WITH ORDINALITY AS u(x, n)
-             GROUP BY 1) AS g;
+    -- Each row is checked and rounded to float32 by s3vl._vector_json, as query vectors are: the values
+    -- sent, and the zero-vector check on a cosine index, do not depend on the session's extra_float_digits.
+    FOR v_row IN
+        SELECT (u.n - 1) / v_dim + 1 AS r, array_agg(u.x ORDER BY u.n) AS d
+          FROM pg_catalog.unnest(v_vectors) WITH ORDINALITY AS u(x, n)
+         GROUP BY 1 ORDER BY 1
+    LOOP
+        v_items := v_items || (
+            pg_catalog.jsonb_build_object(
+                'key', v_ids[v_row.r],
+                'data', s3vl._vector_json(v_row.d, v_index,
+                                          pg_catalog.format('the vector for %s (row %s)',
+                                                            pg_catalog.quote_literal(v_ids[v_row.r]), v_row.r))::jsonb)
+            || CASE WHEN v_metadata[v_row.r] IS NULL THEN '{}'::jsonb
+                    ELSE pg_catalog.jsonb_build_object('metadata', v_metadata[v_row.r]) END);
+    END LOOP;
     RETURN s3vl._write_items('put_vectors', v_index, v_items, put_vectors.async, 2000);
 END
 $$;
@@ -187,18 +205,19 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    v_ids text[] := delete_vectors.vector_ids[:];  -- 1-based, whatever the caller's lower bound
     v_index s3vl.index_registry;
     v_keys jsonb[];
 BEGIN
     v_index := s3vl._index(delete_vectors.index_name);
-    PERFORM s3vl._check_keys(delete_vectors.vector_ids, 'vector_ids');
+    PERFORM s3vl._check_keys(v_ids, 'vector_ids');
     IF delete_vectors.async IS NULL THEN
         RAISE EXCEPTION 'async must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
     END IF;
     -- Each id once, in first-seen order.
     SELECT array_agg(pg_catalog.to_jsonb(k.id) ORDER BY k.first_pos) INTO v_keys
       FROM (SELECT u.id, min(u.n) AS first_pos
-              FROM pg_catalog.unnest(delete_vectors.vector_ids) WITH ORDINALITY AS u(id, n) GROUP BY u.id) AS k;
+              FROM pg_catalog.unnest(v_ids) WITH ORDINALITY AS u(id, n) GROUP BY u.id) AS k;
     RETURN s3vl._write_items('delete_vectors', v_index, v_keys, delete_vectors.async, 5000);
 END
 $$;

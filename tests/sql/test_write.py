@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import urllib.request
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from .conftest import BUCKET, SqlStack
+from .conftest import BUCKET, SqlStack, raises_sqlstate
 
 
 @pytest.fixture
@@ -199,3 +202,139 @@ def test_async_put_that_fails_reaches_the_dead_letter_file(
             vectorBucketName=BUCKET, indexName=write_index, dataType="float32", dimension=16,
             distanceMetric="cosine",
         )  # fmt: skip
+
+
+def _get(conn, keys: list[str]) -> dict[str, tuple[list[float], dict | None]]:
+    rows = conn.execute(
+        "SELECT vector_id, vector, metadata FROM s3vl.get_vectors('write-16', %s)", (keys,)
+    ).fetchall()
+    return {key: (vector, metadata) for key, vector, metadata in rows}
+
+
+def test_arrays_with_any_lower_bound_pair_up_by_position(conn, write_index: str) -> None:
+    """'[0:1]={...}' arrays: the i-th id gets the i-th vector row and the i-th metadata element."""
+    rows = [[1.0] + [0.0] * 15, [0.0, 1.0] + [0.0] * 14]
+    literal = "[0:1][0:15]={" + ",".join("{" + ",".join(map(str, row)) + "}" for row in rows) + "}"
+    conn.execute(
+        "SELECT s3vl.put_vectors('write-16', '[0:1]={a,b}'::text[], %s::float8[], "
+        """'[0:1]={"{\\"who\\": \\"a\\"}","{\\"who\\": \\"b\\"}"}'::jsonb[])""",
+        (literal,),
+    )
+    assert _get(conn, ["a", "b"]) == {"a": (rows[0], {"who": "a"}), "b": (rows[1], {"who": "b"})}
+    # Bounds that differ between the arguments: ids from 5, vectors from 1, metadata from -1.
+    conn.execute(
+        "SELECT s3vl.put_vectors('write-16', '[5:6]={c,d}'::text[], %s::float8[], "
+        """'[-1:0]={"{\\"who\\": \\"c\\"}",NULL}'::jsonb[])""",
+        (rows,),
+    )
+    assert _get(conn, ["c", "d"]) == {"c": (rows[0], {"who": "c"}), "d": (rows[1], None)}
+    assert conn.execute("SELECT s3vl.delete_vectors('write-16', '[0:2]={a,c,zz}'::text[])").fetchone()[0] == 3
+    found = conn.execute(
+        "SELECT vector_id, found FROM s3vl.get_vectors('write-16', ARRAY['a', 'b', 'c', 'd'])"
+    ).fetchall()
+    assert found == [("a", False), ("b", True), ("c", False), ("d", True)]
+
+
+def test_an_invalid_id_is_named_whatever_the_lower_bound(conn, write_index: str) -> None:
+    long_id = "k" * 1025
+    for sql in (
+        "SELECT s3vl.delete_vectors('write-16', ('[0:1]={ok,' || %s || '}')::text[])",
+        "SELECT s3vl.put_vectors('write-16', ('[0:1]={ok,' || %s || '}')::text[], "
+        "array_fill(0.5::float8, ARRAY[2, 16]))",
+    ):
+        failure = raises_sqlstate(conn, sql, (long_id,))
+        assert failure.sqlstate == "22023"
+        assert "vector_ids element 2 is 1025 characters long" in failure.diag.message_primary
+
+
+@pytest.mark.parametrize("digits", [-15, -14, 0, 3])
+def test_put_sends_the_same_float32_values_whatever_extra_float_digits(
+    conn, write_index: str, digits: int
+) -> None:
+    vector = np.array([0.123456789, 1 / 3, 2.718281828459045, -1e-7, 3.4e38] + [0.1] * 11)
+    conn.execute(f"SET extra_float_digits = {digits}")
+    try:
+        conn.execute("SELECT s3vl.put_vectors('write-16', ARRAY['fd'], %s::float8[])", (vector.tolist(),))
+    finally:
+        conn.execute("RESET extra_float_digits")
+    (stored, _) = _get(conn, ["fd"])["fd"]
+    np.testing.assert_array_equal(np.array(stored, dtype=np.float32), vector.astype(np.float32))
+
+
+def test_a_vector_that_is_zero_in_float32_is_refused_on_a_cosine_index_before_invoking(
+    conn, write_index: str
+) -> None:
+    tiny = [1e-46] + [0.0] * 15  # non-zero as a double, zero once rounded to float32
+    failure = raises_sqlstate(
+        conn,
+        "SELECT s3vl.put_vectors('write-16', ARRAY['ok', 'tiny'], %s::float8[])",
+        ([[0.5] * 16, tiny],),
+    )
+    assert failure.sqlstate == "22023"
+    assert failure.diag.message_primary.startswith(
+        "the vector for 'tiny' (row 2) is the zero vector once rounded to float32"
+    ), failure.diag.message_primary
+    assert conn.execute("SELECT found FROM s3vl.get_vectors('write-16', ARRAY['ok'])").fetchone()[0] is False
+    # One element above float32's smallest subnormal is a direction: written, and read back as that float32.
+    conn.execute("SELECT s3vl.put_vectors('write-16', ARRAY['small'], %s::float8[])", ([1e-45] + [0.0] * 15,))
+    (stored, _) = _get(conn, ["small"])["small"]
+    assert np.float32(stored[0]) == np.float32(1e-45)
+
+
+@contextlib.contextmanager
+def _emulator_fault(sql_stack: SqlStack, plan: dict) -> Iterator[None]:
+    """A fault plan on the stack's S3 Vectors emulator (its /_s3vl/faults control API), cleared after."""
+    url = sql_stack.env["AWS_ENDPOINT_URL_S3VECTORS"] + "/_s3vl/faults"
+    request = urllib.request.Request(url, data=json.dumps(plan).encode(), method="PUT")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    try:
+        yield
+    finally:
+        with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10) as response:
+            assert response.status == 200
+
+
+# The client makes 3 attempts at a ServiceUnavailableException before the function reports it.
+FAILS = [True] * 3
+
+
+@pytest.mark.parametrize(
+    ("count", "schedule", "applied"),
+    [
+        (1200, [False, *FAILS], 500),  # one invocation: the second PutVectors batch fails
+        (2500, [*[False] * 4, *FAILS], 2000),  # the first invocation's 2000 written, the second's batch fails
+        (600, FAILS, 0),  # the first batch fails
+    ],
+)
+def test_a_put_failing_midway_reports_the_same_exact_count_in_message_and_detail(
+    sql_stack: SqlStack, conn, write_index: str, count: int, schedule: list[bool], applied: int
+) -> None:
+    keys = [f"mid-{i:04d}" for i in range(count)]
+    vectors = np.random.default_rng(count).standard_normal((count, 16)).astype(np.float32)
+    put = "SELECT s3vl.put_vectors('write-16', %s, %s::float8[])"
+    with _emulator_fault(sql_stack, {"operation": "PutVectors", "error": "ServiceUnavailableException",
+                                     "schedule": schedule}):  # fmt: skip
+        failure = raises_sqlstate(conn, put, (keys, vectors.tolist()))
+    assert failure.sqlstate == "SV004", str(failure)
+    assert f"({applied} of {count} vectors were written before the failure;" in failure.diag.message_primary
+    assert f"; {applied} of {count} items were applied before this failure" in failure.diag.message_detail
+    assert len(_remote_keys(sql_stack, write_index)) == applied
+
+
+def test_a_delete_failing_midway_reports_the_exact_count_deleted(
+    sql_stack: SqlStack, conn, write_index: str
+) -> None:
+    keys = [f"del-{i:04d}" for i in range(1200)]
+    vectors = np.random.default_rng(5).standard_normal((1200, 16)).astype(np.float32)
+    conn.execute("SELECT s3vl.put_vectors('write-16', %s, %s::float8[])", (keys, vectors.tolist()))
+    delete = "SELECT s3vl.delete_vectors('write-16', %s)"
+    with _emulator_fault(sql_stack, {"operation": "DeleteVectors", "error": "ServiceUnavailableException",
+                                     "schedule": [False, False, *FAILS]}):  # fmt: skip
+        failure = raises_sqlstate(conn, delete, (keys,))
+    assert failure.sqlstate == "SV004", str(failure)
+    assert "(1000 of 1200 keys were deleted before the failure;" in failure.diag.message_primary
+    assert "; 1000 of 1200 items were applied before this failure" in failure.diag.message_detail
+    assert len(_remote_keys(sql_stack, write_index)) == 200
+    assert conn.execute(delete, (keys,)).fetchone()[0] == 1200  # idempotent: run again, all gone
+    assert _remote_keys(sql_stack, write_index) == set()
