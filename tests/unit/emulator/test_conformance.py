@@ -142,10 +142,10 @@ def _query(c: Any, s: dict[str, str], **kw: Any) -> Any:
 
 
 def _reused_token(c: Any, s: dict[str, str]) -> Any:
-    c.put_vectors(**s, vectors=[_vec(f"p{i}", [1.0, 1.0, 1.0, float(i)]) for i in range(1001)])
-    first = _query(c, s, topK=1003)
+    c.put_vectors(**s, vectors=[_vec(f"p{i}", [1.0, 1.0, 1.0, float(i)]) for i in range(150)])
+    first = _query(c, s, topK=103)
     assert "nextToken" in first
-    return _query(c, s, topK=1003, filter={"n": 1}, nextToken=first["nextToken"])
+    return _query(c, s, topK=103, filter={"n": 1}, nextToken=first["nextToken"])
 
 
 ERROR_CASES: list[tuple[str, Callable[[Any, dict[str, str]], Any], int, str]] = [

@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 from s3vl_local.s3vectors.model import service_model
+from s3vl_local.s3vectors.operations import QUERY_PAGE_SIZE
 from s3vl_local.s3vectors.server import EmulatorServer
 
 from .conftest import make_client
+from .paging import all_pages
 from .shapes import shape_problems
 
 WORDS = [
@@ -124,7 +126,7 @@ def corpus(client: Any) -> dict[str, Any]:
 
 
 def _query(client: Any, sel: dict[str, str], **params: Any) -> list[dict[str, Any]]:
-    return client.query_vectors(**sel, returnScores=True, returnDistance=True, **params)["vectors"]
+    return all_pages(client, sel, returnScores=True, returnDistance=True, **params)
 
 
 def test_full_text_ranking_matches_reference_bm25(client: Any, corpus: dict[str, Any]) -> None:
@@ -427,10 +429,9 @@ def test_next_token_of_a_text_query_needs_the_same_texts(
         )
     texts = [{"text": "common w3", "metadataKey": "body"}]
     first = raw_client.query_vectors(**sel, topK=1200, queryTexts=texts)
-    assert len(first["vectors"]) == 1000 and first["nextToken"]
-    second = raw_client.query_vectors(**sel, topK=1200, queryTexts=texts, nextToken=first["nextToken"])
-    keys = [v["key"] for v in first["vectors"] + second["vectors"]]
-    assert len(keys) == len(set(keys)) == 1200 and "nextToken" not in second
+    assert len(first["vectors"]) == QUERY_PAGE_SIZE and first["nextToken"]
+    keys = [v["key"] for v in all_pages(raw_client, sel, topK=1200, queryTexts=texts)]
+    assert len(keys) == len(set(keys)) == 1200
     # The w3 vectors score higher (one more matching term), so they come first.
     assert all(int(k[1:]) % 7 == 3 for k in keys[: 1500 // 7])
     with pytest.raises(ClientError) as info:

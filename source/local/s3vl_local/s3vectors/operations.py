@@ -20,7 +20,8 @@ from . import filters, hybrid, pagination, validation
 from .catalog import Bucket, Catalog, Index, searchable_keys
 from .errors import ConflictException, NotFoundException, ValidationException
 
-QUERY_PAGE_SIZE = 1000
+# "Top-K results per QueryVectors request: up to 100" (service limits); larger topK pages by nextToken.
+QUERY_PAGE_SIZE = 100
 LIST_VECTORS_DEFAULT = 500
 LIST_NAMES_DEFAULT = 500
 _QUERY_CACHE_ENTRIES = 8
