@@ -262,3 +262,52 @@ def test_acknowledged_overwrites_survive_kill_9_during_constant_compaction(tmp_p
     for key, r in rounds.items():
         # The last acknowledged value, or the one that was being written when the process died.
         assert r in (acknowledged[key], in_flight[key]), key
+
+
+def test_log_written_before_epochs_existed_is_replayed_then_compacted(tmp_path: Path) -> None:
+    records = [
+        {
+            "op": "create_bucket",
+            "name": "compact",
+            "created": 1.0,
+            "encryption": {"sseType": "AES256"},
+            "tags": {},
+        },
+        {
+            "op": "create_index",
+            "bucket": "compact",
+            "name": "idx",
+            "created": 2.0,
+            "dimension": 2,
+            "metric": "euclidean",
+            "metadata_configuration": {},
+            "encryption": {"sseType": "AES256"},
+            "mode": "ENHANCED",
+            "tags": {},
+        },
+    ]
+    put = {
+        "op": "put_vectors",
+        "bucket": "compact",
+        "name": "idx",
+        "keys": ["a", "b"],
+        "metadata": [None, {"n": 1}],
+    }
+    rows = np.array([[1, 2], [3, 4]], dtype=np.float32).tobytes()
+    # The frames as the log had them before it had an epoch record.
+    (tmp_path / wal.FILE_NAME).write_bytes(
+        b"".join(wal.encode_frame(r) for r in records) + wal.encode_frame(put, rows)
+    )
+    catalog = Catalog(tmp_path, compact_min_bytes=None)
+    assert catalog.index("compact", "idx").store.keys == ["a", "b"]
+    catalog.compact()
+    catalog.close()
+    server = EmulatorServer(data_dir=tmp_path).start()
+    try:
+        got = make_client(server.url).list_vectors(**SEL, returnData=True, returnMetadata=True)["vectors"]
+    finally:
+        server.stop()
+    assert got == [
+        {"key": "a", "data": {"float32": [1.0, 2.0]}, "metadata": {}},
+        {"key": "b", "data": {"float32": [3.0, 4.0]}, "metadata": {"n": 1}},
+    ]

@@ -38,7 +38,7 @@ from .wal import RecoveryError, WriteAheadLog, encode_frame
 DEFAULT_INDEX_MODE = "ENHANCED"
 DEFAULT_ENCRYPTION = {"sseType": "AES256"}
 # The log is compacted once it is larger than this and than the snapshot.
-DEFAULT_COMPACT_MIN_BYTES = 64 * 1024 * 1024
+DEFAULT_COMPACT_MIN_BYTES = 1024 * 1024
 # Rows per put_vectors record in a snapshot.
 _SNAPSHOT_ROWS = 4096
 
@@ -159,7 +159,7 @@ class Catalog:
         )
 
     def compact(self) -> None:
-        """Write a snapshot of the whole catalog, then empty the log. Writers wait meanwhile."""
+        """Write a snapshot of the whole catalog, then empty the log. Writes wait meanwhile, reads do not."""
         self._compact(force=True)
 
     def _maybe_compact(self) -> None:
@@ -176,10 +176,11 @@ class Catalog:
                 return
             with self._lock, contextlib.ExitStack() as stack:
                 # Every write logs and applies under the catalog lock or its index's write lock, so
-                # with all of them held the memory state is exactly the log's records.
+                # with the catalog lock and every index's read lock held, no write is half done and
+                # none can start, while queries go on.
                 for bucket in self.buckets.values():
                     for index in bucket.indexes.values():
-                        stack.enter_context(index.lock.write())
+                        stack.enter_context(index.lock.read())
                 epoch = wal.epoch if wal.epoch is not None else 1
                 started = time.monotonic()
                 self._snapshot_size = snapshot.write(data_dir, epoch, self._state_records())
