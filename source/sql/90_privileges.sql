@@ -20,6 +20,18 @@ GRANT EXECUTE ON FUNCTION
     s3vl.validate_config(),
     s3vl.error_codes()
 TO s3vl_user;
+-- Table sync (85_sync.sql): status and consistent reads for users; reconcile checks repair itself. The
+-- capture triggers need no grant: they run as the installing role. The outbox stays unreadable.
+GRANT EXECUTE ON FUNCTION
+    s3vl.sync_status(),
+    s3vl.reconcile(regclass, boolean),
+    s3vl.query_synced(regclass, double precision[], integer, jsonb),
+    s3vl.sync_definition(regclass),
+    s3vl._sync_rows_sql(s3vl.sync_tables),
+    s3vl._sync_version(json, jsonb),
+    s3vl._sync_metadata(jsonb),
+    s3vl._sync_version_key()
+TO s3vl_user;
 
 -- s3vl_admin: everything s3vl_user can do, plus the configuration, the registry and writes.
 DO $membership$
@@ -35,4 +47,11 @@ GRANT EXECUTE ON FUNCTION
     s3vl.unregister_index(text),
     s3vl.put_vectors(text, text[], double precision[], jsonb[], boolean),
     s3vl.delete_vectors(text, text[], boolean)
+TO s3vl_admin;
+GRANT EXECUTE ON FUNCTION
+    s3vl.sync_table(regclass, text, name, name, text[], boolean),
+    s3vl.unsync_table(regclass, boolean),
+    s3vl.flush(integer),
+    s3vl.retry_sync(regclass),
+    s3vl.sync_failures(regclass)
 TO s3vl_admin;

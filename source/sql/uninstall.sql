@@ -14,6 +14,8 @@ BEGIN;
 
 -- The cascade lists every dropped object as a NOTICE: keep the output to what matters.
 SET LOCAL client_min_messages = warning;
+-- Database-wide, outside the schema: drop it before the schema (it guards synced tables).
+DROP EVENT TRIGGER IF EXISTS s3vl_sync_refuse_drop;
 DROP SCHEMA IF EXISTS s3vl CASCADE;
 SET LOCAL client_min_messages = notice;
 

@@ -129,6 +129,12 @@ class PostgresCluster:
             "max_connections": "50",
             "shared_buffers": "32MB",
         }
+        if (PG_BIN.parent / "lib" / "pg_cron.so").exists():
+            # pg_cron schedules s3vl.flush as on Aurora: jobs live in database postgres (Aurora's default)
+            # and reach other databases with cron.schedule_in_database; they connect over loopback TCP.
+            settings["shared_preload_libraries"] = "'pg_cron'"
+            settings["cron.database_name"] = "'postgres'"
+            settings["cron.host"] = f"'{HOST}'"
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# s3vl local cluster\n")
             for key, value in settings.items():
