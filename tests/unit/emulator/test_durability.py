@@ -264,7 +264,16 @@ def test_record_that_cannot_be_applied_stops_restart_naming_its_offset(tmp_path:
     assert (tmp_path / FILE_NAME).stat().st_size == size  # nothing dropped behind the user's back
 
 
-def test_damaged_record_followed_by_others_stops_restart_naming_its_offset(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("where", "damage", "problem"),
+    [
+        (20, b"\x00", "CRC-32 mismatch"),  # a byte inside the record
+        (0, b"\x00\xff\xff\x7f", "runs past the end of the file"),  # its length field
+    ],
+)
+def test_damaged_record_followed_by_others_stops_restart_naming_its_offset(
+    tmp_path: Path, where: int, damage: bytes, problem: str
+) -> None:
     offset = _one_bucket_log(tmp_path)
     server = EmulatorServer(data_dir=tmp_path).start()
     try:
@@ -282,11 +291,13 @@ def test_damaged_record_followed_by_others_stops_restart_naming_its_offset(tmp_p
     finally:
         server.stop()
     log = bytearray((tmp_path / FILE_NAME).read_bytes())
-    log[offset + 20] ^= 0xFF  # a flipped byte inside the first PutVectors record, an acknowledged write
+    # Damage in the first PutVectors record, an acknowledged write with another one after it.
+    log[offset + where : offset + where + len(damage)] = damage
     (tmp_path / FILE_NAME).write_bytes(log)
     with pytest.raises(RecoveryError) as raised:
         EmulatorServer(data_dir=tmp_path).start()
-    assert f"frame at byte offset {offset} is damaged (CRC-32 mismatch)" in str(raised.value)
+    assert f"frame at byte offset {offset} is damaged (" in str(raised.value)
+    assert problem in str(raised.value)
     assert (tmp_path / FILE_NAME).read_bytes() == log
 
 

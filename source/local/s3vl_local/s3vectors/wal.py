@@ -7,10 +7,12 @@ The log's first record is {"op": "epoch", "epoch": N}: its records follow the sn
 (see snapshot.py). A log without one (written before compaction existed) is epoch 1.
 
 Reading classifies damage instead of guessing:
-- a torn tail (the last frame cut short, or followed only by zero bytes, as a crash during an append
-  leaves it) was never acknowledged: it is cut off so later appends follow good data;
-- a bad frame followed by more data is corruption of records that may have been acknowledged: reading
-  stops with RecoveryError naming the file and byte offset. Nothing is skipped silently.
+- a torn tail (a damaged frame with no intact frame after it: the last frame cut short or followed by
+  zero bytes, as a crash during an append leaves it) was never acknowledged: it is cut off so later
+  appends follow good data;
+- a damaged frame with an intact frame after it is corruption of records that may have been
+  acknowledged: reading stops with RecoveryError naming the file and byte offset. Nothing is skipped
+  silently.
 
 Group commit: appends are serialised by one lock, fsyncs by another; a writer whose frame was already
 covered by another writer's fsync returns without its own.
@@ -65,15 +67,31 @@ class FrameReader:
             offset = self.good = end
 
     def _damaged(self, offset: int, problem: str) -> None:
-        data = self.data
-        length = _FRAME.unpack_from(data, offset)[0] if offset + _FRAME.size <= len(data) else 0
-        if any(data[offset + _FRAME.size + length :]):
+        later = _next_intact_frame(self.data, offset + 1)
+        if later is not None:
             raise RecoveryError(
-                f"{self.path}: the frame at byte offset {offset} is damaged ({problem}) and "
-                f"{len(data) - offset} bytes follow it, so acknowledged writes may be lost; keep a copy "
+                f"{self.path}: the frame at byte offset {offset} is damaged ({problem}) and an intact "
+                f"record follows at byte offset {later}, so acknowledged writes may be lost; keep a copy "
                 f"of the directory, then truncate the file at that offset (truncate -s {offset} "
                 f"{self.path}) to drop this and every later record, or restore the directory from a backup"
             )
+
+
+def _next_intact_frame(data: bytes, start: int) -> int | None:
+    """The offset of the first intact frame at or after start, or None (a torn tail has none).
+
+    Every record's JSON starts with '{"op":' (records are built with "op" first), so only the
+    places where that text occurs are tried, not every byte; a damaged length field cannot hide
+    the frames behind it.
+    """
+    marker = b'{"op":'
+    header = _FRAME.size + _JSON_LEN.size
+    position = data.find(marker, start + header)
+    while position != -1:
+        if not isinstance(_read_frame(data, position - header), str):
+            return position - header
+        position = data.find(marker, position + 1)
+    return None
 
 
 def _read_frame(data: bytes, offset: int) -> tuple[dict[str, Any], bytes, int] | str:
