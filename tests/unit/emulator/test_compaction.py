@@ -311,3 +311,75 @@ def test_log_written_before_epochs_existed_is_replayed_then_compacted(tmp_path: 
         {"key": "a", "data": {"float32": [1.0, 2.0]}, "metadata": {}},
         {"key": "b", "data": {"float32": [3.0, 4.0]}, "metadata": {"n": 1}},
     ]
+
+
+def test_concurrent_writes_and_queries_during_constant_compaction(tmp_path: Path) -> None:
+    server = EmulatorServer(data_dir=tmp_path, compact_min_bytes=0).start()
+    expected: dict[tuple[str, str], float] = {}
+    failures: list[BaseException] = []
+    try:
+        c = make_client(server.url)
+        c.create_vector_bucket(vectorBucketName="compact")
+        names = ["idx-0", "idx-1", "idx-2"]
+        for name in names:
+            c.create_index(
+                vectorBucketName="compact",
+                indexName=name,
+                dataType="float32",
+                dimension=4,
+                distanceMetric="euclidean",
+            )
+
+        def write(name: str) -> None:
+            client = make_client(server.url)
+            try:
+                for r in range(40):
+                    keys = KEYS[(r * 20) % len(KEYS) :][:20]
+                    vectors = [{"key": k, "data": {"float32": [float(r)] * 4}} for k in keys]
+                    client.put_vectors(vectorBucketName="compact", indexName=name, vectors=vectors)
+                    expected.update({(name, k): float(r) for k in keys})
+                    if r % 10 == 9:  # an index setting too, so control records meet compaction as well
+                        client.update_index_mode(
+                            vectorBucketName="compact", indexName=name, indexMode="ENHANCED"
+                        )
+            except BaseException as e:  # reported by the main thread
+                failures.append(e)
+
+        def query() -> None:
+            client = make_client(server.url)
+            try:
+                for _ in range(60):
+                    client.query_vectors(
+                        vectorBucketName="compact",
+                        indexName="idx-0",
+                        topK=5,
+                        queryVector={"float32": [1.0] * 4},
+                    )
+            except BaseException as e:
+                failures.append(e)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in names] + [
+            threading.Thread(target=query)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not failures, failures
+        assert not any(t.is_alive() for t in threads)
+    finally:
+        server.stop()
+    assert (tmp_path / snapshot.FILE_NAME).exists()
+    server = EmulatorServer(data_dir=tmp_path, compact_min_bytes=None).start()
+    try:
+        c = make_client(server.url)
+        got = {
+            (name, v["key"]): v["data"]["float32"][0]
+            for name in ("idx-0", "idx-1", "idx-2")
+            for v in c.list_vectors(
+                vectorBucketName="compact", indexName=name, returnData=True, maxResults=1000
+            )["vectors"]
+        }
+    finally:
+        server.stop()
+    assert got == expected

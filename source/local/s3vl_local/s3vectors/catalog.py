@@ -14,7 +14,6 @@ restart reads at most about twice the data plus compact_min_bytes, whatever the 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -96,6 +95,8 @@ class Catalog:
         self.region, self.account = region, account
         self._lock = threading.RLock()
         self._compact_lock = threading.Lock()
+        # Shared by every write from its log record to its applied change; compaction takes it alone.
+        self._writes = ReadWriteLock()
         self.buckets: dict[str, Bucket] = {}
         self.data_dir = data_dir
         self.compact_min_bytes = compact_min_bytes
@@ -174,13 +175,9 @@ class Catalog:
             # Writers that found compaction due while another compacted find it done.
             if not force and not self._compaction_due():
                 return
-            with self._lock, contextlib.ExitStack() as stack:
-                # Every write logs and applies under the catalog lock or its index's write lock, so
-                # with the catalog lock and every index's read lock held, no write is half done and
-                # none can start, while queries go on.
-                for bucket in self.buckets.values():
-                    for index in bucket.indexes.values():
-                        stack.enter_context(index.lock.read())
+            # Every write logs and applies holding _writes shared: with it held alone, no write is
+            # half done and none can start, while lookups and queries go on.
+            with self._writes.write():
                 epoch = wal.epoch if wal.epoch is not None else 1
                 started = time.monotonic()
                 self._snapshot_size = snapshot.write(data_dir, epoch, self._state_records())
@@ -311,7 +308,7 @@ class Catalog:
 
     # -- buckets ---------------------------------------------------------------------------------------
     def create_bucket(self, name: str, encryption: dict[str, Any] | None, tags: dict[str, str] | None) -> str:
-        with self._lock:
+        with self._writes.read(), self._lock:
             if name in self.buckets:
                 raise ConflictException(f"Vector bucket {name!r} already exists; choose another name")
             record = {
@@ -331,7 +328,7 @@ class Catalog:
         )
 
     def delete_bucket(self, name: str) -> None:
-        with self._lock:
+        with self._writes.read(), self._lock:
             bucket = self.bucket(name)
             if bucket.indexes:
                 raise ConflictException(
@@ -345,7 +342,7 @@ class Catalog:
 
     def set_bucket_attribute(self, name: str, attribute: str, value: Any) -> None:
         """policy (str | None) or default_mode."""
-        with self._lock:
+        with self._writes.read(), self._lock:
             bucket = self.bucket(name)
             if attribute == "policy" and value is None and bucket.policy is None:
                 raise NotFoundException(f"Vector bucket {name!r} has no bucket policy")
@@ -368,7 +365,7 @@ class Catalog:
         encryption: dict[str, Any] | None,
         tags: dict[str, str] | None,
     ) -> str:
-        with self._lock:
+        with self._writes.read(), self._lock:
             owner = self.bucket(bucket)
             if name in owner.indexes:
                 raise ConflictException(f"Index {name!r} already exists in vector bucket {bucket!r}")
@@ -411,7 +408,7 @@ class Catalog:
         )
 
     def delete_index(self, bucket: str, name: str) -> None:
-        with self._lock:
+        with self._writes.read(), self._lock:
             index = self.index(bucket, name)
             with index.lock.write():
                 index.dropped = True
@@ -423,7 +420,7 @@ class Catalog:
 
     def set_index_attribute(self, bucket: str, name: str, attribute: str, value: Any) -> None:
         """mode or metadata_configuration."""
-        with self._lock:
+        with self._writes.read(), self._lock:
             self.index(bucket, name)
             sequence = self._control(
                 {
@@ -452,7 +449,7 @@ class Catalog:
         return dict(self._tagged(arn).tags)
 
     def change_tags(self, arn: str, add: dict[str, str], remove: list[str]) -> None:
-        with self._lock:
+        with self._writes.read(), self._lock:
             self._tagged(arn)
             sequence = self._control({"op": "tags", "arn": arn, "add": add, "remove": remove})
         self._durable(sequence)
@@ -471,7 +468,7 @@ class Catalog:
     def put_vectors(
         self, index: Index, keys: list[str], data: np.ndarray, metadata: list[dict[str, Any] | None]
     ) -> None:
-        with index.lock.write():
+        with self._writes.read(), index.lock.write():
             self._live(index)
             record = {
                 "op": "put_vectors",
@@ -490,7 +487,7 @@ class Catalog:
         index.store.put(r["keys"], data, r["metadata"])
 
     def delete_vectors(self, index: Index, keys: list[str]) -> None:
-        with index.lock.write():
+        with self._writes.read(), index.lock.write():
             self._live(index)
             sequence = self._log(
                 {"op": "delete_vectors", "bucket": index.bucket, "name": index.name, "keys": keys}
