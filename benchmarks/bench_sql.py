@@ -122,8 +122,9 @@ def measure(stack: Any) -> list[dict[str, Any]]:
 
         def chain(q: np.ndarray) -> None:
             rows = conn.execute(
-                "SELECT * FROM s3vl.query_vectors(%s, (SELECT v FROM bench_queries WHERE n = %s), %s)",
-                (INDEX, numbers[id(q)], TOP_K),
+                "SELECT * FROM s3vl.query_vectors((SELECT v FROM bench_queries WHERE n = %s), %s, "
+                "top_k => %s, return_metadata => FALSE)",
+                (numbers[id(q)], INDEX, TOP_K),
             ).fetchall()
             assert len(rows) == TOP_K
 

@@ -53,7 +53,7 @@ DECLARE
     v_message text;
     v_detail text;
 BEGIN
-    SELECT c.lambda_arn, c.region, c.timeout_seconds INTO v_arn, v_region, v_timeout
+    SELECT c.lambda_arn, c.aws_region, c.timeout_seconds INTO v_arn, v_region, v_timeout
       FROM s3vl.config c WHERE c.singleton;
     IF v_arn IS NULL THEN
         RAISE EXCEPTION 's3vl.%: s3vl is not configured: no Lambda function is stored', p_operation

@@ -20,15 +20,20 @@ DECLARE
 BEGIN
     IF p_vector IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', p_argument
-            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass an array of %s numbers.', p_index.dimension);
+            USING ERRCODE = '22023',
+                  HINT = pg_catalog.format('Pass an array of %s numbers.', coalesce(p_index.dimension::text, 'the index''s dimension'));
     END IF;
     IF pg_catalog.array_ndims(p_vector) IS DISTINCT FROM 1 THEN
-        RAISE EXCEPTION '% must be a one-dimensional array with % elements, got %', p_argument, p_index.dimension,
+        RAISE EXCEPTION '% must be a one-dimensional array with % elements, got %', p_argument,
+                coalesce(p_index.dimension::text, 'the index''s'),
                 CASE WHEN pg_catalog.cardinality(p_vector) = 0 THEN 'an empty array'
                      ELSE pg_catalog.format('a %s-dimensional array', pg_catalog.array_ndims(p_vector)) END
             USING ERRCODE = '22023',
-                  HINT = pg_catalog.format('Pass ARRAY[x1, ..., x%s] for index %s.', p_index.dimension, p_index.index_name);
+                  HINT = pg_catalog.format('Pass ARRAY[x1, ..., x%s] for index %s.', coalesce(p_index.dimension::text, 'n'),
+                                           p_index.index_name);
     END IF;
+    -- An unknown dimension (index given by ARN only, or registered by the original sample and not yet
+    -- validated) is checked by the service instead.
     IF pg_catalog.cardinality(p_vector) <> p_index.dimension THEN
         RAISE EXCEPTION '% has % elements but index % has dimension %', p_argument, pg_catalog.cardinality(p_vector),
                 pg_catalog.quote_literal(p_index.index_name), p_index.dimension
@@ -75,13 +80,25 @@ AS $$
     SELECT CASE WHEN pg_catalog.jsonb_typeof(p_metadata) = 'object' AND p_metadata <> '{}'::jsonb THEN p_metadata END
 $$;
 
+-- The original sample's row type for a search result, kept for code that declares it.
+DO $types$
+BEGIN
+    IF pg_catalog.to_regtype('s3vl.search_result') IS NULL THEN
+        CREATE TYPE s3vl.search_result AS (
+            vector_id text, distance double precision, similarity_score double precision, metadata jsonb);
+    END IF;
+END
+$types$;
+
+-- The original sample's signature: query_vector first, exactly one of index_name / index_arn.
 CREATE OR REPLACE FUNCTION s3vl.query_vectors(
-    index_name text,
     query_vector double precision[],
+    index_name text DEFAULT NULL,
+    index_arn text DEFAULT NULL,
     top_k integer DEFAULT 10,
-    return_metadata boolean DEFAULT false,
+    return_metadata boolean DEFAULT true,
     metadata_filter jsonb DEFAULT NULL)
-RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
+RETURNS TABLE (vector_id text, distance double precision, similarity_score double precision, metadata jsonb)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -91,7 +108,7 @@ DECLARE
     v_request json;
     v_result jsonb;
 BEGIN
-    v_index := s3vl._index(query_vectors.index_name);
+    v_index := s3vl._target(query_vectors.index_name, query_vectors.index_arn);
     IF query_vectors.top_k IS NULL OR query_vectors.top_k NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'top_k must be between 1 and 10000, got %', coalesce(query_vectors.top_k::text, 'NULL')
             USING ERRCODE = '22023', HINT = 'Pass top_k => n with 1 <= n <= 10000.';
@@ -126,13 +143,13 @@ BEGIN
 
     RETURN QUERY
         SELECT e ->> 'key',
-               (e ->> 'similarity')::double precision,
                (e ->> 'distance')::double precision,
+               (e ->> 'similarity')::double precision,
                CASE WHEN query_vectors.return_metadata THEN s3vl._metadata(e -> 'metadata') END
           FROM pg_catalog.jsonb_array_elements(v_result -> 'vectors') WITH ORDINALITY AS t(e, n)
          ORDER BY t.n;
 END
 $$;
-COMMENT ON FUNCTION s3vl.query_vectors(text, double precision[], integer, boolean, jsonb) IS
-    'The top_k nearest vectors to query_vector, best first: id, similarity (1.0 = same direction for cosine), '
-    'distance as S3 Vectors reports it, and metadata when return_metadata.';
+COMMENT ON FUNCTION s3vl.query_vectors(double precision[], text, text, integer, boolean, jsonb) IS
+    'The top_k nearest vectors to query_vector, best first: id, distance as S3 Vectors reports it, similarity '
+    '(1.0 = same direction for cosine), and metadata unless return_metadata => false.';

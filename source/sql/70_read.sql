@@ -1,6 +1,6 @@
 -- Reading vectors by id, and listing an index page by page or whole.
 
--- Check an array of vector ids; 22023 otherwise.
+-- Check an array of vector ids (any lower bound); 22023 otherwise.
 CREATE OR REPLACE FUNCTION s3vl._check_keys(p_keys text[], p_argument text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
@@ -8,6 +8,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_bad integer;
+    v_length integer;
 BEGIN
     IF p_keys IS NULL OR pg_catalog.cardinality(p_keys) = 0 THEN
         RAISE EXCEPTION '% must be a non-empty array of vector ids, got %', p_argument,
@@ -18,16 +19,18 @@ BEGIN
         RAISE EXCEPTION '% must be a one-dimensional array, got % dimensions', p_argument, pg_catalog.array_ndims(p_keys)
             USING ERRCODE = '22023', HINT = 'Pass a flat array of vector ids.';
     END IF;
-    v_bad := pg_catalog.array_position(p_keys, NULL);
+    v_bad := pg_catalog.array_position(p_keys, NULL) - pg_catalog.array_lower(p_keys, 1) + 1;
     IF v_bad IS NOT NULL THEN
         RAISE EXCEPTION '% has a NULL element at position %', p_argument, v_bad
             USING ERRCODE = '22023', HINT = 'Remove NULL ids from the array.';
     END IF;
-    SELECT min(k.n) INTO v_bad
+    -- Positions count from 1 whatever the array's lower bound.
+    SELECT k.n, pg_catalog.char_length(k.id) INTO v_bad, v_length
       FROM pg_catalog.unnest(p_keys) WITH ORDINALITY AS k(id, n)
-     WHERE pg_catalog.char_length(k.id) NOT BETWEEN 1 AND 1024;
+     WHERE pg_catalog.char_length(k.id) NOT BETWEEN 1 AND 1024
+     ORDER BY k.n LIMIT 1;
     IF v_bad IS NOT NULL THEN
-        RAISE EXCEPTION '% element % is % characters long', p_argument, v_bad, pg_catalog.char_length(p_keys[v_bad])
+        RAISE EXCEPTION '% element % is % characters long', p_argument, v_bad, v_length
             USING ERRCODE = '22023', HINT = 'Vector ids have 1 to 1024 characters.';
     END IF;
 END
@@ -54,40 +57,61 @@ AS $$
                 THEN pg_catalog.translate(p_data::text, '[]', '{}')::real[] END
 $$;
 
+-- The original sample's row types for get and list results, kept for code that declares them.
+DO $types$
+BEGIN
+    IF pg_catalog.to_regtype('s3vl.query_result') IS NULL THEN
+        CREATE TYPE s3vl.query_result AS (
+            vector_id text, found boolean, vector double precision[], metadata jsonb);
+    END IF;
+    IF pg_catalog.to_regtype('s3vl.list_result') IS NULL THEN
+        CREATE TYPE s3vl.list_result AS (vector_id text, vector_data double precision[], metadata jsonb);
+    END IF;
+END
+$types$;
+
+-- The original sample's signature: vector_ids first, exactly one of index_name / index_arn.
+-- embedding holds the float32 values the index stores, exactly, as double precision.
 CREATE OR REPLACE FUNCTION s3vl.get_vectors(
-    index_name text,
     vector_ids text[],
-    return_data boolean DEFAULT true,
-    return_metadata boolean DEFAULT true)
-RETURNS TABLE (vector_id text, vector real[], metadata jsonb, found boolean)
+    index_name text DEFAULT NULL,
+    index_arn text DEFAULT NULL,
+    include_vector_data boolean DEFAULT true,
+    include_metadata boolean DEFAULT true)
+RETURNS TABLE (vector_id text, embedding double precision[], metadata jsonb, found boolean)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry;
+    v_ids text[];
+    v_data boolean := get_vectors.include_vector_data;
+    v_meta boolean := get_vectors.include_metadata;
     v_total integer;
     v_pos integer := 1;
     v_chunk integer;
     v_keys text[];
     v_result jsonb;
 BEGIN
-    v_index := s3vl._index(get_vectors.index_name);
+    v_index := s3vl._target(get_vectors.index_name, get_vectors.index_arn);
     PERFORM s3vl._check_keys(get_vectors.vector_ids, 'vector_ids');
-    IF get_vectors.return_data IS NULL OR get_vectors.return_metadata IS NULL THEN
-        RAISE EXCEPTION 'return_data and return_metadata must not be NULL'
+    IF v_data IS NULL OR v_meta IS NULL THEN
+        RAISE EXCEPTION 'include_vector_data and include_metadata must not be NULL'
             USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
     END IF;
-    v_total := pg_catalog.cardinality(get_vectors.vector_ids);
-    v_chunk := s3vl._items_per_call(v_index.dimension, get_vectors.return_data, get_vectors.return_metadata);
+    -- A slice counts from 1: '[0:2]={a,b,c}' and '{a,b,c}' are the same ids.
+    v_ids := get_vectors.vector_ids[pg_catalog.array_lower(get_vectors.vector_ids, 1):];
+    v_total := pg_catalog.cardinality(v_ids);
+    v_chunk := s3vl._items_per_call(coalesce(v_index.dimension, 4096), v_data, v_meta);
 
     -- One invocation per chunk; a chunk whose answer would exceed the payload limit is halved.
     WHILE v_pos <= v_total LOOP
-        v_keys := get_vectors.vector_ids[v_pos : v_pos + v_chunk - 1];
+        v_keys := v_ids[v_pos : v_pos + v_chunk - 1];
         BEGIN
             v_result := s3vl._invoke('get_vectors', pg_catalog.jsonb_build_object(
                 'index_arn', v_index.index_arn, 'keys', pg_catalog.to_jsonb(v_keys),
-                'return_data', get_vectors.return_data, 'return_metadata', get_vectors.return_metadata));
+                'return_data', v_data, 'return_metadata', v_meta));
         EXCEPTION WHEN SQLSTATE '54000' THEN
             IF v_chunk = 1 THEN
                 RAISE;
@@ -104,8 +128,8 @@ BEGIN
         END IF;
         RETURN QUERY
             SELECT t.e ->> 'key',
-                   CASE WHEN get_vectors.return_data THEN s3vl._real_array(t.e -> 'data') END,
-                   CASE WHEN get_vectors.return_metadata THEN s3vl._metadata(t.e -> 'metadata') END,
+                   CASE WHEN v_data THEN s3vl._real_array(t.e -> 'data')::double precision[] END,
+                   CASE WHEN v_meta THEN s3vl._metadata(t.e -> 'metadata') END,
                    coalesce((t.e ->> 'found')::boolean, false)
               FROM pg_catalog.jsonb_array_elements(v_result -> 'vectors') WITH ORDINALITY AS t(e, n)
              ORDER BY t.n;
@@ -113,20 +137,24 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION s3vl.get_vectors(text, text[], boolean, boolean) IS
+COMMENT ON FUNCTION s3vl.get_vectors(text[], text, text, boolean, boolean) IS
     'One row per requested id, in input order (duplicates repeated): its vector and metadata, and found.';
 
--- One page of ListVectors. Every row carries the token of the next page (NULL on the last page).
--- A page the service returns empty but with a token is followed, so an empty result means the end.
+-- The original sample's signature (index_arn first), then s3vl's segment arguments. One page of
+-- ListVectors: every row carries the token of the next page (NULL on the last page) and the number of
+-- rows in this page. A page the service returns empty but with a token is followed, so zero rows
+-- means the end.
 CREATE OR REPLACE FUNCTION s3vl.list_vectors(
-    index_name text,
-    max_results integer DEFAULT 500,
-    page_token text DEFAULT NULL,
+    index_arn text DEFAULT NULL,
+    index_name text DEFAULT NULL,
+    max_results integer DEFAULT 100,
+    next_token text DEFAULT NULL,
     return_data boolean DEFAULT false,
-    return_metadata boolean DEFAULT false,
+    return_metadata boolean DEFAULT true,
     segment_count integer DEFAULT NULL,
     segment_index integer DEFAULT NULL)
-RETURNS TABLE (vector_id text, vector real[], metadata jsonb, next_token text)
+RETURNS TABLE (vector_id text, vector_data double precision[], metadata jsonb, response_next_token text,
+               total_count integer)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -135,20 +163,21 @@ DECLARE
     v_index s3vl.index_registry;
     v_page jsonb;
 BEGIN
-    v_index := s3vl._index(list_vectors.index_name);
-    v_page := s3vl._list_page(v_index, list_vectors.max_results, list_vectors.page_token, list_vectors.return_data,
+    v_index := s3vl._target(list_vectors.index_name, list_vectors.index_arn);
+    v_page := s3vl._list_page(v_index, list_vectors.max_results, list_vectors.next_token, list_vectors.return_data,
                               list_vectors.return_metadata, list_vectors.segment_count, list_vectors.segment_index);
     RETURN QUERY
         SELECT t.e ->> 'key',
-               CASE WHEN list_vectors.return_data THEN s3vl._real_array(t.e -> 'data') END,
+               CASE WHEN list_vectors.return_data THEN s3vl._real_array(t.e -> 'data')::double precision[] END,
                CASE WHEN list_vectors.return_metadata THEN s3vl._metadata(t.e -> 'metadata') END,
-               v_page ->> 'next_token'
+               v_page ->> 'next_token',
+               pg_catalog.jsonb_array_length(v_page -> 'vectors')
           FROM pg_catalog.jsonb_array_elements(v_page -> 'vectors') WITH ORDINALITY AS t(e, n)
          ORDER BY t.n;
 END
 $$;
-COMMENT ON FUNCTION s3vl.list_vectors(text, integer, text, boolean, boolean, integer, integer) IS
-    'One page of the index; pass the rows'' next_token as page_token for the next page (NULL: last page).';
+COMMENT ON FUNCTION s3vl.list_vectors(text, text, integer, text, boolean, boolean, integer, integer) IS
+    'One page of the index; pass the rows'' response_next_token as next_token for the next page (NULL: last page).';
 
 -- Fetch one non-empty page (or the end). Halves the page when the answer would exceed the payload limit.
 CREATE OR REPLACE FUNCTION s3vl._list_page(
@@ -169,7 +198,7 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Pass max_results => n with 1 <= n <= 1000.';
     END IF;
     IF p_page_token IS NOT NULL AND p_page_token = '' THEN
-        RAISE EXCEPTION 'page_token must be NULL or a token returned as next_token'
+        RAISE EXCEPTION 'next_token must be NULL or a token returned as response_next_token'
             USING ERRCODE = '22023', HINT = 'Pass NULL for the first page.';
     END IF;
     IF p_return_data IS NULL OR p_return_metadata IS NULL THEN
@@ -182,7 +211,7 @@ BEGIN
                 coalesce(p_segment_count::text, 'NULL'), coalesce(p_segment_index::text, 'NULL')
             USING ERRCODE = '22023', HINT = 'Pass both (to scan segments in parallel) or neither.';
     END IF;
-    v_size := LEAST(v_size, s3vl._items_per_call(p_index.dimension, p_return_data, p_return_metadata));
+    v_size := LEAST(v_size, s3vl._items_per_call(coalesce(p_index.dimension, 4096), p_return_data, p_return_metadata));
     LOOP
         v_request := pg_catalog.jsonb_build_object('index_arn', p_index.index_arn, 'max_results', v_size,
                                                    'return_data', p_return_data, 'return_metadata', p_return_metadata);

@@ -11,13 +11,18 @@ GRANT USAGE ON SCHEMA s3vl TO s3vl_user, s3vl_admin;
 
 -- s3vl_user: read vectors and the registry, run the diagnostics.
 GRANT EXECUTE ON FUNCTION
-    s3vl.query_vectors(text, double precision[], integer, boolean, jsonb),
-    s3vl.get_vectors(text, text[], boolean, boolean),
-    s3vl.list_vectors(text, integer, text, boolean, boolean, integer, integer),
+    s3vl.version(),
+    s3vl.query_vectors(double precision[], text, text, integer, boolean, jsonb),
+    s3vl.get_vectors(text[], text, text, boolean, boolean),
+    s3vl.list_vectors(text, text, integer, text, boolean, boolean, integer, integer),
     s3vl.list_all_vectors(text, boolean, boolean, integer, integer),
     s3vl.list_indexes(),
+    s3vl.get_index_info(text),
+    s3vl.describe_indexes(),
+    s3vl.resolve_index_arn(text),
     s3vl.get_config(),
     s3vl.validate_config(),
+    s3vl.validate_config_checks(),
     s3vl.error_codes()
 TO s3vl_user;
 -- Table sync (85_sync.sql): status and consistent reads for users; reconcile checks repair itself. The
@@ -45,6 +50,8 @@ GRANT EXECUTE ON FUNCTION
     s3vl.configure(text, text, integer),
     s3vl.register_index(text, text, text),
     s3vl.unregister_index(text),
+    s3vl.activate_index(text),
+    s3vl.deactivate_index(text),
     s3vl.put_vectors(text, text[], double precision[], jsonb[], boolean),
     s3vl.delete_vectors(text, text[], boolean)
 TO s3vl_admin;

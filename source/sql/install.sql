@@ -1,4 +1,5 @@
--- s3vl: install (or upgrade in place) the s3vl schema.
+-- s3vl: install the s3vl schema, or upgrade it in place from an earlier s3vl release or from the
+-- original AWS sample (sample-rds-lambda-s3vector-integration), keeping configuration and registry.
 --
 --   psql -f source/sql/install.sql          from the repository root, or
 --   \i install.sql                           from source/sql inside psql.
@@ -16,6 +17,7 @@ SET LOCAL client_min_messages = warning;
 
 -- \ir resolves each part relative to this file, so the install works from any working directory.
 \ir 00_prereq.sql
+\ir 05_upgrade.sql
 \ir 10_config.sql
 \ir 20_errors.sql
 \ir 30_invoke.sql
@@ -26,6 +28,7 @@ SET LOCAL client_min_messages = warning;
 \ir 80_write.sql
 \ir 85_sync.sql
 \ir 90_privileges.sql
+\ir 95_upgrade_finish.sql
 
 COMMIT;
 

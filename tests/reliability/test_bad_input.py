@@ -73,99 +73,100 @@ def wire(n: int, dim: int = 4, **extra: Any) -> list[dict[str, Any]]:
 BIG_METADATA = "{" + ", ".join(f'"k{i}": {i}' for i in range(51)) + "}"
 CASES = [
     # --- SQL: checked in SQL before invoking, or rejected by the function or S3 Vectors ---------------
-    sql("sql-unknown-index", f"SELECT * FROM s3vl.query_vectors('no-such', {V4})", "42704", "no-such"),
+    sql("sql-unknown-index", f"SELECT * FROM s3vl.query_vectors({V4}, 'no-such')", "42704", "no-such"),
     sql(
         "sql-wrong-dimension",
-        "SELECT * FROM s3vl.query_vectors('bad-4', ARRAY[1, 2, 3])",
+        "SELECT * FROM s3vl.query_vectors(ARRAY[1, 2, 3], 'bad-4')",
         "22023",
         "dimension",
     ),
     sql(
-        "sql-null-element", "SELECT * FROM s3vl.query_vectors('bad-4', ARRAY[1, NULL, 3, 4])", "22023", "NULL"
+        "sql-null-element", "SELECT * FROM s3vl.query_vectors(ARRAY[1, NULL, 3, 4], 'bad-4')", "22023", "NULL"
     ),
     sql(
         "sql-nan",
-        "SELECT * FROM s3vl.query_vectors('bad-4', ARRAY[1, 'NaN', 3, 4]::float8[])",
+        "SELECT * FROM s3vl.query_vectors(ARRAY[1, 'NaN', 3, 4]::float8[], 'bad-4')",
         "22023",
         "NaN",
     ),
     sql(
         "sql-infinity",
-        "SELECT * FROM s3vl.query_vectors('bad-4', ARRAY[1, 'Infinity', 3, 4]::float8[])",
+        "SELECT * FROM s3vl.query_vectors(ARRAY[1, 'Infinity', 3, 4]::float8[], 'bad-4')",
         "22023",
         "Infinity",
     ),
-    sql("sql-zero-cosine", "SELECT * FROM s3vl.query_vectors('bad-4', ARRAY[0, 0, 0, 0])", "22023", "zero"),
-    sql("sql-top-k-0", f"SELECT * FROM s3vl.query_vectors('bad-4', {V4}, 0)", "22023", "top_k"),
-    sql("sql-top-k-10001", f"SELECT * FROM s3vl.query_vectors('bad-4', {V4}, 10001)", "22023", "top_k"),
+    sql("sql-zero-cosine", "SELECT * FROM s3vl.query_vectors(ARRAY[0, 0, 0, 0], 'bad-4')", "22023", "zero"),
+    sql("sql-top-k-0", f"SELECT * FROM s3vl.query_vectors({V4}, 'bad-4', NULL, 0)", "22023", "top_k"),
+    sql("sql-top-k-10001", f"SELECT * FROM s3vl.query_vectors({V4}, 'bad-4', NULL, 10001)", "22023", "top_k"),
     sql(
         "sql-2d-vector",
-        "SELECT * FROM s3vl.query_vectors('bad-4', ARRAY[[1, 2], [3, 4]])",
+        "SELECT * FROM s3vl.query_vectors(ARRAY[[1, 2], [3, 4]], 'bad-4')",
         "22023",
         "one-dimensional",
     ),
-    sql("sql-null-vector", "SELECT * FROM s3vl.query_vectors('bad-4', NULL::float8[])", "22023", "NULL"),
+    sql("sql-null-vector", "SELECT * FROM s3vl.query_vectors(NULL::float8[], 'bad-4')", "22023", "NULL"),
     sql(
         "sql-filter-array",
-        f"SELECT * FROM s3vl.query_vectors('bad-4', {V4}, 5, false, '[1]')",
+        f"SELECT * FROM s3vl.query_vectors({V4}, 'bad-4', NULL, 5, false, '[1]')",
         "22023",
         "object",
     ),
     sql(
         "sql-filter-empty",
-        f"SELECT * FROM s3vl.query_vectors('bad-4', {V4}, 5, false, '{{}}')",
+        f"SELECT * FROM s3vl.query_vectors({V4}, 'bad-4', NULL, 5, false, '{{}}')",
         "22023",
         "empty",
     ),
     sql(
         "sql-filter-operator",
-        f"""SELECT * FROM s3vl.query_vectors('bad-4', {V4}, 5, false, '{{"group": {{"$regex": "g"}}}}')""",
+        f"""SELECT * FROM s3vl.query_vectors({V4}, 'bad-4', NULL, 5, false, """
+        """'{"group": {"$regex": "g"}}')""",
         "22023",
         "$regex",
     ),
     sql(
         "sql-filter-operand",
-        f"""SELECT * FROM s3vl.query_vectors('bad-4', {V4}, 5, false, '{{"rank": {{"$gt": "a"}}}}')""",
+        f"""SELECT * FROM s3vl.query_vectors({V4}, 'bad-4', NULL, 5, false, '{{"rank": {{"$gt": "a"}}}}')""",
         "22023",
         "$gt",
     ),
     sql(
         "sql-filter-empty-and",
-        f"""SELECT * FROM s3vl.query_vectors('bad-4', {V4}, 5, false, '{{"$and": []}}')""",
+        f"""SELECT * FROM s3vl.query_vectors({V4}, 'bad-4', NULL, 5, false, '{{"$and": []}}')""",
         "22023",
         "$and",
     ),
-    sql("sql-get-empty", "SELECT * FROM s3vl.get_vectors('bad-4', ARRAY[]::text[])", "22023", "empty array"),
-    sql("sql-get-null-id", "SELECT * FROM s3vl.get_vectors('bad-4', ARRAY['a', NULL])", "22023", "NULL"),
+    sql("sql-get-empty", "SELECT * FROM s3vl.get_vectors(ARRAY[]::text[], 'bad-4')", "22023", "empty array"),
+    sql("sql-get-null-id", "SELECT * FROM s3vl.get_vectors(ARRAY['a', NULL], 'bad-4')", "22023", "NULL"),
     sql(
         "sql-get-long-id",
-        "SELECT * FROM s3vl.get_vectors('bad-4', ARRAY[repeat('x', 1025)])",
+        "SELECT * FROM s3vl.get_vectors(ARRAY[repeat('x', 1025)], 'bad-4')",
         "22023",
         "1025 characters",
     ),
     sql(
         "sql-get-2d-ids",
-        "SELECT * FROM s3vl.get_vectors('bad-4', ARRAY[['a'], ['b']])",
+        "SELECT * FROM s3vl.get_vectors(ARRAY[['a'], ['b']], 'bad-4')",
         "22023",
         "one-dimensional",
     ),
-    sql("sql-list-max-0", "SELECT * FROM s3vl.list_vectors('bad-4', 0)", "22023", "max_results"),
-    sql("sql-list-max-1001", "SELECT * FROM s3vl.list_vectors('bad-4', 1001)", "22023", "max_results"),
+    sql("sql-list-max-0", "SELECT * FROM s3vl.list_vectors(NULL, 'bad-4', 0)", "22023", "max_results"),
+    sql("sql-list-max-1001", "SELECT * FROM s3vl.list_vectors(NULL, 'bad-4', 1001)", "22023", "max_results"),
     sql(
         "sql-list-segments-17",
-        "SELECT * FROM s3vl.list_vectors('bad-4', segment_count => 17, segment_index => 0)",
+        "SELECT * FROM s3vl.list_vectors(index_name => 'bad-4', segment_count => 17, segment_index => 0)",
         "22023",
         "segment",
     ),
     sql(
         "sql-list-segment-alone",
-        "SELECT * FROM s3vl.list_vectors('bad-4', segment_index => 0)",
+        "SELECT * FROM s3vl.list_vectors(index_name => 'bad-4', segment_index => 0)",
         "22023",
         "segment",
     ),
     sql(
         "sql-list-bad-token",
-        "SELECT * FROM s3vl.list_vectors('bad-4', page_token => 'garbage')",
+        "SELECT * FROM s3vl.list_vectors(index_name => 'bad-4', next_token => 'garbage')",
         "22023",
         "Invalid nextToken",
     ),
@@ -497,7 +498,9 @@ def _substitute(value: Any, arn: str) -> Any:
 def _state(stack: ReliabilityStack) -> Any:
     """Everything bad input must not change: bad-4's vectors, the configuration and the registry."""
     with stack.connect() as conn:
-        config = conn.execute("SELECT lambda_arn, region, timeout_seconds FROM s3vl.get_config()").fetchall()
+        config = conn.execute(
+            "SELECT lambda_arn, aws_region, timeout_seconds FROM s3vl.get_config()"
+        ).fetchall()
         registry = conn.execute("SELECT index_name, index_arn FROM s3vl.list_indexes()").fetchall()
     return stack.index_checksum("bad-4"), config, registry
 

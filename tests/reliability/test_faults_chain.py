@@ -17,7 +17,7 @@ from sql.conftest import raises_sqlstate
 
 from .conftest import SHORT_CONFIGURED_S, Faults, ReliabilityStack
 
-QUERY = "SELECT vector_id, similarity_score FROM s3vl.query_vectors('rel-16', %s::float8[], 10)"
+QUERY = "SELECT vector_id, similarity_score FROM s3vl.query_vectors(%s::float8[], 'rel-16', top_k => 10)"
 MARGIN_S = 3  # scheduling slack on 2 busy cores: the bound is the configured timeout plus this
 TRANSIENT_RATE = 0.3
 TRANSIENT_SEED = 6  # its first 60 draws at TRANSIENT_RATE never inject 3 in a row (checked below)
@@ -64,7 +64,7 @@ def test_transient_s3vectors_errors_are_retried_and_rows_are_correct(
         _assert_matches_ground_truth(_query(conn, query), index.ranking(query))
     keys = index.keys[100:160]
     rows = conn.execute(
-        "SELECT vector_id, vector, metadata, found FROM s3vl.get_vectors('rel-16', %s)", (keys,)
+        "SELECT vector_id, embedding, metadata, found FROM s3vl.get_vectors(%s, 'rel-16')", (keys,)
     ).fetchall()
     assert [r[0] for r in rows] == keys and all(r[3] for r in rows)
     np.testing.assert_array_equal(np.array([r[1] for r in rows], dtype=np.float32), index.data[100:160])
@@ -76,7 +76,7 @@ def test_transient_s3vectors_errors_are_retried_and_rows_are_correct(
             "SELECT s3vl.put_vectors('rel-16', %s, %s::float8[])", (new_keys, vectors.tolist())
         ).fetchone()[0]
         assert written == 3
-        back = conn.execute("SELECT vector FROM s3vl.get_vectors('rel-16', %s)", (new_keys,)).fetchall()
+        back = conn.execute("SELECT embedding FROM s3vl.get_vectors(%s, 'rel-16')", (new_keys,)).fetchall()
         np.testing.assert_array_equal(np.array([r[0] for r in back], dtype=np.float32), vectors)
     finally:
         conn.execute("SELECT s3vl.delete_vectors('rel-16', %s)", (new_keys,))
@@ -180,10 +180,10 @@ def test_one_failed_batch_fails_the_whole_invocation(
             "schedule": [False, True, True, True],
         }
     )
-    failure = raises_sqlstate(conn, "SELECT * FROM s3vl.get_vectors('rel-16', %s)", (keys,))
+    failure = raises_sqlstate(conn, "SELECT * FROM s3vl.get_vectors(%s, 'rel-16')", (keys,))
     assert failure.sqlstate == "SV004" and "SERVICE_UNAVAILABLE" in failure.diag.message_detail
     assert faults.emulator.state()["injected"] == {"GetVectors": 3}
-    assert len(conn.execute("SELECT * FROM s3vl.get_vectors('rel-16', %s)", (keys,)).fetchall()) == 150
+    assert len(conn.execute("SELECT * FROM s3vl.get_vectors(%s, 'rel-16')", (keys,)).fetchall()) == 150
 
 
 def test_one_failed_chunk_fails_the_whole_sql_call(
@@ -192,7 +192,7 @@ def test_one_failed_chunk_fails_the_whole_sql_call(
     """1200 ids without metadata are two invocations (1000 + 200 ids): the first one's 10 batches succeed
     and its rows are already produced when the second fails; the call must raise, not return 1000 rows."""
     keys = rel_stack.indexes["rel-16"].keys
-    sql = "SELECT vector_id, found FROM s3vl.get_vectors('rel-16', %s, return_metadata => FALSE)"
+    sql = "SELECT vector_id, found FROM s3vl.get_vectors(%s, 'rel-16', include_metadata => FALSE)"
     faults.emulator.set(
         {"operation": "GetVectors", "error": "InternalServerException", "schedule": [False] * 10 + [True] * 6}
     )
@@ -230,14 +230,14 @@ def test_a_write_that_fails_midway_says_how_much_was_applied_and_can_be_repeated
         assert "2000 of 2500 items were applied before this failure" in (failure.diag.message_detail or "")
         assert "run the call again" in (failure.diag.message_hint or "")
         found = conn.execute(
-            "SELECT found FROM s3vl.get_vectors('rel-16', %s, return_data => FALSE, "
-            "return_metadata => FALSE)",
+            "SELECT found FROM s3vl.get_vectors(%s, 'rel-16', include_vector_data => FALSE, "
+            "include_metadata => FALSE)",
             (keys,),
         ).fetchall()
         assert [f for (f,) in found] == [True] * 2000 + [False] * 500
         faults.lambda_service.clear()
         assert conn.execute(put, (keys, vectors.tolist())).fetchone()[0] == 2500
-        back = conn.execute("SELECT vector FROM s3vl.get_vectors('rel-16', %s)", (keys,)).fetchall()
+        back = conn.execute("SELECT embedding FROM s3vl.get_vectors(%s, 'rel-16')", (keys,)).fetchall()
         np.testing.assert_array_equal(np.array([v for (v,) in back], dtype=np.float32), vectors)
     finally:
         faults.lambda_service.clear()

@@ -85,8 +85,8 @@ class Session(threading.Thread):
         if not keys:
             return
         rows = conn.execute(
-            "SELECT vector_id, vector, found FROM s3vl.get_vectors(%s, %s, return_metadata => FALSE)",
-            (INDEX, keys),
+            "SELECT vector_id, embedding, found FROM s3vl.get_vectors(%s, %s, include_metadata => FALSE)",
+            (keys, INDEX),
         ).fetchall()
         assert [r[0] for r in rows] == keys and all(r[2] for r in rows), "get_vectors lost a key"
         got = np.array([r[1] for r in rows], dtype=np.float32)
@@ -95,8 +95,8 @@ class Session(threading.Thread):
     def query_vectors(self, conn: Any) -> None:
         query = self.rng.standard_normal(DIM)
         rows = conn.execute(
-            "SELECT vector_id, distance FROM s3vl.query_vectors(%s, %s::float8[], 10)",
-            (INDEX, query.tolist()),
+            "SELECT vector_id, distance FROM s3vl.query_vectors(%s::float8[], %s, top_k => 10)",
+            (query.tolist(), INDEX),
         ).fetchall()
         distances = [d for _, d in rows]
         assert len(rows) == 10 and distances == sorted(distances), (

@@ -14,74 +14,84 @@ Q5 = "ARRAY[0.1, 0.2, 0.3, 0.4, 0.5]"
 @pytest.mark.parametrize(
     ("sql", "fragment"),
     [
-        ("SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[0.1, 0.2, 0.3, 0.4], 5)", "dimension 5"),
         (
-            "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 5)",
+            "SELECT * FROM s3vl.query_vectors(ARRAY[0.1, 0.2, 0.3, 0.4], 'test-index-5d', NULL, 5)",
+            "dimension 5",
+        ),
+        (
+            "SELECT * FROM s3vl.query_vectors(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 'test-index-5d', NULL, 5)",
             "has 6 elements",
         ),
-        ("SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[]::numeric[], 5)", "empty array"),
+        ("SELECT * FROM s3vl.query_vectors(ARRAY[]::numeric[], 'test-index-5d', NULL, 5)", "empty array"),
         (
-            "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[[0.1, 0.2, 0.3, 0.4, 0.5]], 5)",
+            "SELECT * FROM s3vl.query_vectors(ARRAY[[0.1, 0.2, 0.3, 0.4, 0.5]], 'test-index-5d', NULL, 5)",
             "2-dimensional",
         ),
         (
-            "SELECT * FROM s3vl.query_vectors('test-index-5d', "
-            "ARRAY[0.1, 'NaN', 0.3, 0.4, 0.5]::float8[], 5)",
+            "SELECT * FROM s3vl.query_vectors("
+            "ARRAY[0.1, 'NaN', 0.3, 0.4, 0.5]::float8[], 'test-index-5d', NULL, 5)",
             "NaN",
         ),
         (
-            "SELECT * FROM s3vl.query_vectors('test-index-5d', "
-            "ARRAY[0.1, 'Infinity', 0.3, 0.4, 0.5]::float8[], 5)",
+            "SELECT * FROM s3vl.query_vectors("
+            "ARRAY[0.1, 'Infinity', 0.3, 0.4, 0.5]::float8[], 'test-index-5d', NULL, 5)",
             "Infinity",
         ),
         (
-            "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[0.1, 3.5e38, 0.3, 0.4, 0.5], 5)",
+            "SELECT * FROM s3vl.query_vectors(ARRAY[0.1, 3.5e38, 0.3, 0.4, 0.5], 'test-index-5d', NULL, 5)",
             "float32 range",
         ),
         (
-            "SELECT * FROM s3vl.query_vectors('test-index-5d', "
-            "ARRAY[0.1, -3.4028235677973366e38, 0.3, 0.4, 0.5]::float8[], 5)",
+            "SELECT * FROM s3vl.query_vectors("
+            "ARRAY[0.1, -3.4028235677973366e38, 0.3, 0.4, 0.5]::float8[], 'test-index-5d', NULL, 5)",
             "float32 range",
         ),
         (
-            "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[0.1, NULL, 0.3, 0.4, 0.5], 5)",
+            "SELECT * FROM s3vl.query_vectors(ARRAY[0.1, NULL, 0.3, 0.4, 0.5], 'test-index-5d', NULL, 5)",
             "NULL element",
         ),
-        ("SELECT * FROM s3vl.query_vectors('test-index-5d', NULL, 5)", "must not be NULL"),
-        ("SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[0, 0, 0, 0, 0], 5)", "zero vector"),
+        ("SELECT * FROM s3vl.query_vectors(NULL, 'test-index-5d', NULL, 5)", "must not be NULL"),
+        ("SELECT * FROM s3vl.query_vectors(ARRAY[0, 0, 0, 0, 0], 'test-index-5d', NULL, 5)", "zero vector"),
         (
-            "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[1e-50, 0, -1e-60, 0, 0], 5)",
+            "SELECT * FROM s3vl.query_vectors(ARRAY[1e-50, 0, -1e-60, 0, 0], 'test-index-5d', NULL, 5)",
             "zero vector once rounded",
         ),
-        (f"SELECT * FROM s3vl.query_vectors(NULL, {Q5}, 5)", "index_name"),
-        (f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 0)", "top_k"),
-        (f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 10001)", "top_k"),
-        (f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, NULL)", "top_k"),
-        (f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 5, NULL)", "return_metadata"),
-        (f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 5, TRUE, '[1]')", "metadata_filter"),
-        (f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 5, TRUE, '{{}}')", "metadata_filter"),
+        (f"SELECT * FROM s3vl.query_vectors({Q5}, NULL, NULL, 5)", "index_name"),
+        (f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', NULL, 0)", "top_k"),
+        (f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', NULL, 10001)", "top_k"),
+        (f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', NULL, NULL)", "top_k"),
+        (f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', NULL, 5, NULL)", "return_metadata"),
+        (f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', NULL, 5, TRUE, '[1]')", "metadata_filter"),
+        (
+            f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', NULL, 5, TRUE, '{{}}')",
+            "metadata_filter",
+        ),
         # Rejected by the Lambda handler (contract codes mapped to 22023).
         (
-            f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 5, TRUE, "
+            f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', NULL, 5, TRUE, "
             '\'{"category": {"$regex": "x"}}\')',
             "$regex",
         ),
-        (f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 5, TRUE, '{{\"$and\": []}}')", "$and"),
         (
-            f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 5, TRUE, "
+            f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', NULL, 5, TRUE, '{{\"$and\": []}}')",
+            "$and",
+        ),
+        (
+            f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', NULL, 5, TRUE,"
+            f" "
             '\'{"price": {"$gt": "cheap"}}\')',
             "$gt",
         ),
-        ("SELECT * FROM s3vl.get_vectors('test-index-5d', ARRAY[]::text[])", "empty array"),
-        ("SELECT * FROM s3vl.get_vectors('test-index-5d', NULL)", "NULL"),
-        ("SELECT * FROM s3vl.get_vectors('test-index-5d', ARRAY['vec_001', NULL])", "position 2"),
-        ("SELECT * FROM s3vl.get_vectors('test-index-5d', ARRAY[['a'], ['b']])", "one-dimensional"),
-        ("SELECT * FROM s3vl.get_vectors('test-index-5d', ARRAY[''])", "0 characters"),
-        ("SELECT * FROM s3vl.get_vectors('test-index-5d', ARRAY[repeat('k', 1025)])", "1025 characters"),
-        ("SELECT * FROM s3vl.list_vectors('test-index-5d', 0)", "max_results"),
-        ("SELECT * FROM s3vl.list_vectors('test-index-5d', 1001)", "max_results"),
-        ("SELECT * FROM s3vl.list_vectors('test-index-5d', 10, '')", "page_token"),
-        ("SELECT * FROM s3vl.list_vectors('test-index-5d', 10, 'not-a-token')", "nextToken"),
+        ("SELECT * FROM s3vl.get_vectors(ARRAY[]::text[], 'test-index-5d')", "empty array"),
+        ("SELECT * FROM s3vl.get_vectors(NULL, 'test-index-5d')", "NULL"),
+        ("SELECT * FROM s3vl.get_vectors(ARRAY['vec_001', NULL], 'test-index-5d')", "position 2"),
+        ("SELECT * FROM s3vl.get_vectors(ARRAY[['a'], ['b']], 'test-index-5d')", "one-dimensional"),
+        ("SELECT * FROM s3vl.get_vectors(ARRAY[''], 'test-index-5d')", "0 characters"),
+        ("SELECT * FROM s3vl.get_vectors(ARRAY[repeat('k', 1025)], 'test-index-5d')", "1025 characters"),
+        ("SELECT * FROM s3vl.list_vectors(NULL, 'test-index-5d', 0)", "max_results"),
+        ("SELECT * FROM s3vl.list_vectors(NULL, 'test-index-5d', 1001)", "max_results"),
+        ("SELECT * FROM s3vl.list_vectors(NULL, 'test-index-5d', 10, '')", "next_token"),
+        ("SELECT * FROM s3vl.list_vectors(NULL, 'test-index-5d', 10, 'not-a-token')", "nextToken"),
         (
             "SELECT * FROM s3vl.list_all_vectors('test-index-5d', segment_count => 17, segment_index => 0)",
             "segment",
@@ -141,10 +151,10 @@ def test_bad_arguments_raise_22023(conn, sql: str, fragment: str) -> None:
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT * FROM s3vl.query_vectors('nope', ARRAY[1, 2, 3], 5)",
-        "SELECT * FROM s3vl.query_vectors('x''; DROP SCHEMA s3vl CASCADE; --', ARRAY[1, 2, 3], 5)",
-        "SELECT * FROM s3vl.get_vectors('nope', ARRAY['a'])",
-        "SELECT * FROM s3vl.list_vectors('nope')",
+        "SELECT * FROM s3vl.query_vectors(ARRAY[1, 2, 3], 'nope')",
+        "SELECT * FROM s3vl.query_vectors(ARRAY[1, 2, 3], 'x''; DROP SCHEMA s3vl CASCADE; --')",
+        "SELECT * FROM s3vl.get_vectors(ARRAY['a'], 'nope')",
+        "SELECT * FROM s3vl.list_vectors(index_name => 'nope')",
         "SELECT * FROM s3vl.list_all_vectors('nope')",
         "SELECT s3vl.put_vectors('nope', ARRAY['a'], ARRAY[[1]])",
         "SELECT s3vl.delete_vectors('nope', ARRAY['a'])",
@@ -161,17 +171,18 @@ def test_unknown_index_raises_42704(conn, sql: str) -> None:
 def test_injection_strings_are_data(sql_stack: SqlStack, conn) -> None:
     hostile = ["'; DROP SCHEMA s3vl CASCADE; --", '" OR 1=1 --', "$$; SELECT 1; $$", "vec_001' OR '1'='1"]
     rows = conn.execute(
-        "SELECT vector_id, found FROM s3vl.get_vectors('test-index-5d', %s)", (hostile,)
+        "SELECT vector_id, found FROM s3vl.get_vectors(%s, 'test-index-5d')", (hostile,)
     ).fetchall()
     assert rows == [(h, False) for h in hostile]
     error = raises_sqlstate(
         conn,
-        "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[1, 2, 3, 4, 5], 5, TRUE, %s::jsonb)",
+        "SELECT * FROM s3vl.query_vectors(ARRAY[1, 2, 3, 4, 5], 'test-index-5d', NULL, 5, TRUE, %s::jsonb)",
         (json.dumps({"'; DROP TABLE x; --": {"$where": "1"}}),),
     )
     assert error.sqlstate == "22023"
     filtered = conn.execute(
-        "SELECT count(*) FROM s3vl.query_vectors('test-index-5d', ARRAY[1, 2, 3, 4, 5], 5, TRUE, %s::jsonb)",
+        "SELECT count(*) FROM s3vl.query_vectors(ARRAY[1, 2, 3, 4, 5], 'test-index-5d', NULL, 5, TRUE, "
+        "%s::jsonb)",
         (json.dumps({"category": "x' OR '1'='1"}),),
     ).fetchone()[0]
     assert filtered == 0  # a filter that matches nothing is a valid empty answer, not a failure
@@ -203,7 +214,7 @@ def test_not_configured_raises_55000(sql_stack: SqlStack) -> None:
                 "'arn:aws:s3vectors:us-west-2:000000000000:bucket/bbb/index/iii')",
             )
             assert error.sqlstate == "55000" and "s3vl.configure" in error.diag.message_hint
-            checks = other.execute("SELECT check_name, status FROM s3vl.validate_config()").fetchall()
+            checks = other.execute("SELECT check_name, status FROM s3vl.validate_config_checks()").fetchall()
             assert checks[0] == ("configuration", "fail")
             assert {status for _, status in checks[1:]} == {"skipped"}
     finally:

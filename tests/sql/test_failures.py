@@ -17,7 +17,7 @@ import pytest
 
 from .conftest import REPO, SqlStack, raises_sqlstate
 
-QUERY = "SELECT * FROM s3vl.query_vectors('test-index-5d', ARRAY[0.1, 0.2, 0.3, 0.4, 0.5], 5)"
+QUERY = "SELECT * FROM s3vl.query_vectors(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5], 'test-index-5d', top_k => 5)"
 ROLE = "arn:aws:iam::000000000000:role/s3vl-sql-tests"
 
 HANDLERS = {
@@ -102,9 +102,15 @@ def _fails(sql_stack: SqlStack, conn: Any, arn: str, s3vectors_side: bool = Fals
         error = raises_sqlstate(conn, QUERY)
         checks = dict(
             (name, status)
-            for name, status, *_ in conn.execute("SELECT * FROM s3vl.validate_config()").fetchall()
+            for name, status, *_ in conn.execute("SELECT * FROM s3vl.validate_config_checks()").fetchall()
         )
     assert checks["configuration"] == "ok", checks
+    # The original sample's one-row summary says the same.
+    with sql_stack.configured(conn, arn):
+        is_valid, message = conn.execute(
+            "SELECT is_valid, error_message FROM s3vl.validate_config()"
+        ).fetchone()
+    assert is_valid is False and message, message
     if s3vectors_side:
         assert checks["lambda_invoke"] == "ok", checks
         assert {s for name, s in checks.items() if name.startswith("index:")} == {"fail"}, checks
@@ -120,7 +126,7 @@ def test_lambda_service_down_raises_sv007(conn, refused_port: int) -> None:
     error = raises_sqlstate(conn, QUERY)
     assert error.sqlstate == "SV007"
     assert "could not be reached" in str(error) and "LAMBDA_UNREACHABLE" in error.diag.message_detail
-    rows = conn.execute("SELECT check_name, status, detail FROM s3vl.validate_config()").fetchall()
+    rows = conn.execute("SELECT check_name, status, detail FROM s3vl.validate_config_checks()").fetchall()
     assert rows[1][:2] == ("lambda_invoke", "fail") and "SV007" in rows[1][2]
     assert all(status == "skipped" for _, status, _ in rows[2:])
 
@@ -145,7 +151,7 @@ def test_validate_config_shows_the_function_error_detail(
 ) -> None:
     # The error's DETAIL is the clue a user needs (e.g. Runtime.ImportModuleError before deploying code).
     with sql_stack.configured(conn, functions["raise"]):
-        rows = conn.execute("SELECT check_name, status, detail FROM s3vl.validate_config()").fetchall()
+        rows = conn.execute("SELECT check_name, status, detail FROM s3vl.validate_config_checks()").fetchall()
     invoke = next(row for row in rows if row[0] == "lambda_invoke")
     assert invoke[1] == "fail"
     assert "SV006" in invoke[2] and "boom from the test function" in invoke[2] and "HINT:" in invoke[2]
@@ -192,7 +198,7 @@ def test_function_off_contract_raises_sv008(
 
 def test_healthy_configuration_validates(sql_stack: SqlStack, conn) -> None:
     rows = conn.execute(
-        "SELECT check_name, status, detail, latency_ms FROM s3vl.validate_config()"
+        "SELECT check_name, status, detail, latency_ms FROM s3vl.validate_config_checks()"
     ).fetchall()
     statuses = {name: status for name, status, _, _ in rows}
     assert statuses["configuration"] == statuses["lambda_invoke"] == statuses["handler_version"] == "ok"
@@ -216,10 +222,10 @@ def test_registered_index_deleted_remotely_is_reported(sql_stack: SqlStack, conn
     conn.execute("SELECT s3vl.register_index('doomed', %s)", (arn,))
     client.delete_index(vectorBucketName="s3vl-sql-tests", indexName="doomed")
     try:
-        error = raises_sqlstate(conn, "SELECT * FROM s3vl.query_vectors('doomed', ARRAY[1, 0], 1)")
+        error = raises_sqlstate(conn, "SELECT * FROM s3vl.query_vectors(ARRAY[1, 0], 'doomed', top_k => 1)")
         assert error.sqlstate == "SV002"
         row = conn.execute(
-            "SELECT status, detail FROM s3vl.validate_config() WHERE check_name = 'index:doomed'"
+            "SELECT status, detail FROM s3vl.validate_config_checks() WHERE check_name = 'index:doomed'"
         ).fetchone()
         assert row[0] == "fail" and "unreachable" in row[1]
     finally:
@@ -252,11 +258,12 @@ def test_answers_over_the_payload_limit_are_split(sql_stack: SqlStack, conn) -> 
     conn.execute("SELECT s3vl.register_index('bulky', %s)", (arn,))
     try:
         rows = conn.execute(
-            "SELECT vector_id, length(metadata ->> 'text'), found FROM s3vl.get_vectors('bulky', %s)", (keys,)
+            "SELECT vector_id, length(metadata ->> 'text'), found FROM s3vl.get_vectors(%s, 'bulky')", (keys,)
         ).fetchall()
         assert rows == [(k, 36000, True) for k in keys]
         page = conn.execute(
-            "SELECT vector_id, next_token FROM s3vl.list_vectors('bulky', 200, NULL, FALSE, TRUE)"
+            "SELECT vector_id, response_next_token "
+            "FROM s3vl.list_vectors(NULL, 'bulky', 200, NULL, FALSE, TRUE)"
         ).fetchall()
         assert 0 < len(page) < 200 and page[0][1] is not None
         listed = conn.execute(

@@ -8,8 +8,8 @@ import pytest
 from .conftest import SqlStack, raises_sqlstate
 
 QUERY = (
-    "SELECT vector_id FROM s3vl.query_vectors('test-index-5d', ARRAY[0.1, 0.2, 0.3, 0.4, 0.5], 5, FALSE, "
-    "%s::jsonb)"
+    "SELECT vector_id FROM s3vl.query_vectors(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5], 'test-index-5d', "
+    "top_k => 5, return_metadata => FALSE, metadata_filter => %s::jsonb)"
 )
 
 

@@ -55,7 +55,7 @@ def _stored(sql_stack: SqlStack, name: str) -> dict[str, Any]:
 
 def test_reads_show_escaped_keys_and_metadata(conn, nul_index: str) -> None:
     queried = conn.execute(
-        "SELECT vector_id, metadata FROM s3vl.query_vectors('nul-4', ARRAY[1, 0.5, 0.1, 0], 3, TRUE)"
+        "SELECT vector_id, metadata FROM s3vl.query_vectors(ARRAY[1, 0.5, 0.1, 0], 'nul-4', NULL, 3, TRUE)"
     ).fetchall()
     assert queried == [
         (SHOWN_NUL, {"note": f"x{ESC}0y", "tags": [f"{ESC}0"]}),
@@ -63,7 +63,7 @@ def test_reads_show_escaped_keys_and_metadata(conn, nul_index: str) -> None:
         ("c", {f"k{ESC}0": 1}),
     ]
     got = conn.execute(
-        "SELECT vector_id, found, metadata FROM s3vl.get_vectors('nul-4', %s)", ([SHOWN_LITERAL, SHOWN_NUL],)
+        "SELECT vector_id, found, metadata FROM s3vl.get_vectors(%s, 'nul-4')", ([SHOWN_LITERAL, SHOWN_NUL],)
     ).fetchall()
     assert got == [
         (SHOWN_LITERAL, True, {"note": "plain"}),
@@ -75,7 +75,7 @@ def test_reads_show_escaped_keys_and_metadata(conn, nul_index: str) -> None:
 
 def test_a_filter_matches_a_value_holding_u0000(conn, nul_index: str) -> None:
     rows = conn.execute(
-        "SELECT vector_id FROM s3vl.query_vectors('nul-4', ARRAY[0, 1, 0, 0], 3, FALSE, %s::jsonb)",
+        "SELECT vector_id FROM s3vl.query_vectors(ARRAY[0, 1, 0, 0], 'nul-4', NULL, 3, FALSE, %s::jsonb)",
         (json.dumps({"note": f"x{ESC}0y"}),),
     ).fetchall()
     assert rows == [(SHOWN_NUL,)]
@@ -96,7 +96,7 @@ def test_put_from_sql_stores_u0000_and_reads_back_the_same_text(
         (f"d{ESC}0", json.dumps({"n": f"{ESC}0{ESC}{ESC}"})),
     )
     assert _stored(sql_stack, nul_index)[f"d{NUL}"] == {"n": f"{NUL}{ESC}"}
-    back = conn.execute("SELECT metadata FROM s3vl.get_vectors('nul-4', ARRAY[%s])", (f"d{ESC}0",)).fetchone()
+    back = conn.execute("SELECT metadata FROM s3vl.get_vectors(ARRAY[%s], 'nul-4')", (f"d{ESC}0",)).fetchone()
     assert back == ({"n": f"{ESC}0{ESC}{ESC}"},)
 
 

@@ -14,20 +14,27 @@ ROLES = {"s3vl_t_reader": "s3vl_user", "s3vl_t_admin": "s3vl_admin", "s3vl_t_nob
 Q5 = "ARRAY[0.1, 0.2, 0.3, 0.4, 0.5]"
 
 READ = [
-    f"SELECT * FROM s3vl.query_vectors('test-index-5d', {Q5}, 3)",
-    "SELECT * FROM s3vl.get_vectors('test-index-5d', ARRAY['vec_001'])",
-    "SELECT * FROM s3vl.list_vectors('test-index-5d', 5)",
+    f"SELECT * FROM s3vl.query_vectors({Q5}, 'test-index-5d', top_k => 3)",
+    "SELECT * FROM s3vl.get_vectors(ARRAY['vec_001'], 'test-index-5d')",
+    "SELECT * FROM s3vl.list_vectors(index_name => 'test-index-5d', max_results => 5)",
     "SELECT count(*) FROM s3vl.list_all_vectors('test-index-5d')",
     "SELECT * FROM s3vl.list_indexes()",
+    "SELECT * FROM s3vl.get_index_info('test-index-5d')",
+    "SELECT * FROM s3vl.describe_indexes()",
+    "SELECT s3vl.resolve_index_arn('test-index-5d')",
     "SELECT * FROM s3vl.get_config()",
     "SELECT * FROM s3vl.validate_config()",
+    "SELECT * FROM s3vl.validate_config_checks()",
     "SELECT * FROM s3vl.error_codes()",
+    "SELECT s3vl.version()",
 ]
 ADMIN = [
     "SELECT s3vl.configure('arn:aws:lambda:us-west-2:000000000000:function:somewhere-else')",
     "SELECT s3vl.register_index('other', "
     "'arn:aws:s3vectors:us-west-2:000000000000:bucket/s3vl-sql-tests/index/walk-5d')",
     "SELECT s3vl.unregister_index('test-index-5d')",
+    "SELECT s3vl.deactivate_index('test-index-5d')",
+    "SELECT s3vl.activate_index('test-index-5d')",
     "SELECT s3vl.put_vectors('test-index-5d', ARRAY['p'], ARRAY[[1, 2, 3, 4, 5]])",
     "SELECT s3vl.delete_vectors('test-index-5d', ARRAY['p'])",
 ]
@@ -91,16 +98,22 @@ def test_admin_can_configure_register_and_write(sql_stack: SqlStack) -> None:
     with _as(sql_stack, "s3vl_t_admin") as conn:
         assert conn.execute(READ[0]).fetchall()
         conn.execute("SELECT s3vl.configure(%s, 'us-west-2', 20)", (sql_stack.function_arn,))
-        row = conn.execute(
-            "SELECT dimension FROM s3vl.register_index('admin-copy', %s)", (index.arn,)
-        ).fetchone()
-        assert row == (5,)
+        row = conn.execute("SELECT s3vl.register_index('admin-copy', %s)", (index.arn,)).fetchone()
+        assert row == (True,)
+        assert conn.execute(
+            "SELECT dimension FROM s3vl.describe_indexes() WHERE index_name = 'admin-copy'"
+        ).fetchone() == (5,)
+        assert conn.execute("SELECT s3vl.deactivate_index('admin-copy')").fetchone() == (True,)
+        assert conn.execute("SELECT s3vl.activate_index('admin-copy')").fetchone() == (True,)
         assert conn.execute(
             "SELECT s3vl.put_vectors('admin-copy', ARRAY['adm'], ARRAY[[1, 2, 3, 4, 5]])"
         ).fetchone() == (1,)
         assert conn.execute("SELECT s3vl.delete_vectors('admin-copy', ARRAY['adm'])").fetchone() == (1,)
         conn.execute("SELECT s3vl.unregister_index('admin-copy')")
-        assert conn.execute("SELECT updated_by FROM s3vl.get_config()").fetchone() == ("s3vl_t_admin",)
+        assert conn.execute(
+            "SELECT detail LIKE '%set by s3vl_t_admin' FROM s3vl.validate_config_checks() "
+            "WHERE check_name = 'configuration'"
+        ).fetchone() == (True,)
         for sql in DIRECT:
             assert raises_sqlstate(conn, sql).sqlstate == "42501"
     with sql_stack.connect() as conn:
@@ -130,5 +143,13 @@ def test_catalog_has_no_public_grant_and_pinned_search_paths(conn) -> None:
             "SELECT proname FROM pg_proc WHERE pronamespace = 's3vl'::regnamespace AND prosecdef"
         )
     }
-    assert {"configure", "register_index", "query_vectors", "get_vectors", "validate_config"} <= definers
+    assert {
+        "configure",
+        "register_index",
+        "query_vectors",
+        "get_vectors",
+        "validate_config",
+        "activate_index",
+        "get_index_info",
+    } <= definers
     assert not any(name.startswith("_") for name in definers)

@@ -20,7 +20,7 @@ def test_walkthrough_query_shape_numeric_array(sql_stack: SqlStack, conn) -> Non
     ).fetchall()
     expected = sql_stack.indexes["test-index-5d"].ranking(np.array([0.23, -0.41, 0.88, 0.0, 0.03]))[:5]
     assert [r[0] for r in rows] == [k for k, _ in expected]
-    for (key, similarity, distance, metadata), (_, truth) in zip(rows, expected, strict=True):
+    for (key, distance, similarity, metadata), (_, truth) in zip(rows, expected, strict=True):
         assert similarity == pytest.approx(truth, abs=1e-5)
         assert distance == pytest.approx(1 - truth, abs=1e-5)
         assert metadata == sql_stack.indexes["test-index-5d"].metadata[int(key[4:]) - 1]
@@ -93,19 +93,20 @@ def test_random_index_matches_numpy(sql_stack: SqlStack, conn, top_k: int) -> No
     query = np.random.default_rng(top_k).standard_normal(64)
     rows = conn.execute(
         "SELECT vector_id, similarity_score, distance, metadata FROM s3vl.query_vectors("
-        "'rand-64', %s::double precision[], %s)",
+        "%s::double precision[], 'rand-64', NULL, %s)",
         (query.tolist(), top_k),
     ).fetchall()
     expected = index.ranking(query)[:top_k]
     assert [r[0] for r in rows] == [k for k, _ in expected]
     assert [r[1] for r in rows] == pytest.approx([s for _, s in expected], abs=1e-5)
-    assert all(r[3] is None for r in rows)  # return_metadata defaults to false
+    # return_metadata defaults to TRUE, as in the original sample.
+    assert [r[3] for r in rows] == [index.metadata[index.keys.index(k)] for k, _ in expected]
 
 
 def test_query_vector_is_sent_exactly_whatever_the_sessions_float_output(sql_stack: SqlStack, conn) -> None:
     index = sql_stack.indexes["rand-64"]
     query = np.random.default_rng(7).standard_normal(64)
-    sql = "SELECT vector_id, similarity_score FROM s3vl.query_vectors('rand-64', %s::double precision[], 20)"
+    sql = "SELECT vector_id, similarity_score FROM s3vl.query_vectors(%s::float8[], 'rand-64', top_k => 20)"
     results = conn.cursor(binary=True)  # results in binary: exact whatever the setting
     exact = results.execute(sql, (query.tolist(),)).fetchall()
     # Fewest digits a session can ask for in float output: the vector must not be rounded to them.
@@ -146,7 +147,8 @@ def test_elements_below_float32_range_query_as_zero(sql_stack: SqlStack, conn) -
     query = np.random.default_rng(11).standard_normal(64)
     query[:3] = [1e-300, -1e-60, 5e-46]
     rows = conn.execute(
-        "SELECT vector_id FROM s3vl.query_vectors('rand-64', %s::double precision[], 10)", (query.tolist(),)
+        "SELECT vector_id FROM s3vl.query_vectors(%s::double precision[], 'rand-64', top_k => 10)",
+        (query.tolist(),),
     ).fetchall()
     zeroed = query.copy()
     zeroed[:3] = 0.0
@@ -157,10 +159,10 @@ def test_real_and_integer_arrays_are_accepted(sql_stack: SqlStack, conn) -> None
     index = sql_stack.indexes["euc-8"]
     query = [1, 0, -1, 2, 0, 1, 1, -2]
     as_int = conn.execute(
-        "SELECT vector_id FROM s3vl.query_vectors('euc-8', %s::int[], 4)", (query,)
+        "SELECT vector_id FROM s3vl.query_vectors(%s::int[], 'euc-8', top_k => 4)", (query,)
     ).fetchall()
     as_real = conn.execute(
-        "SELECT vector_id FROM s3vl.query_vectors('euc-8', %s::real[], 4)", (query,)
+        "SELECT vector_id FROM s3vl.query_vectors(%s::real[], 'euc-8', top_k => 4)", (query,)
     ).fetchall()
     assert (
         [r[0] for r in as_int]
@@ -174,7 +176,7 @@ def test_euclidean_similarity_and_filter(sql_stack: SqlStack, conn) -> None:
     query = np.linspace(-1, 1, 8)
     rows = conn.execute(
         "SELECT vector_id, similarity_score, distance, metadata "
-        "FROM s3vl.query_vectors('euc-8', %s::float8[], 7, TRUE, %s::jsonb)",
+        "FROM s3vl.query_vectors(%s::float8[], 'euc-8', NULL, 7, TRUE, %s::jsonb)",
         (query.tolist(), json.dumps({"half": {"$eq": True}})),
     ).fetchall()
     mask = np.array([m["half"] for m in index.metadata])
@@ -191,7 +193,7 @@ def test_filter_with_logical_operators(sql_stack: SqlStack, conn) -> None:
     query = np.ones(64)
     flt = {"$and": [{"group": {"$in": ["g1", "g3"]}}, {"rank": {"$lt": 300}}]}
     rows = conn.execute(
-        "SELECT vector_id FROM s3vl.query_vectors('rand-64', %s::float8[], 20, FALSE, %s::jsonb)",
+        "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], 'rand-64', NULL, 20, FALSE, %s::jsonb)",
         (query.tolist(), json.dumps(flt)),
     ).fetchall()
     mask = np.array([m["group"] in ("g1", "g3") and m["rank"] < 300 for m in index.metadata])

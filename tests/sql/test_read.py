@@ -24,8 +24,8 @@ def test_walkthrough_get_vectors_shape(sql_stack: SqlStack, conn) -> None:
 def test_found_is_false_for_missing_ids_and_order_and_duplicates_are_kept(conn) -> None:
     ids = ["vec_010", "missing-1", "vec_010", "vec_002", "missing-1", "vec_050"]
     rows = conn.execute(
-        "SELECT vector_id, vector IS NOT NULL, metadata IS NOT NULL, found "
-        "FROM s3vl.get_vectors('test-index-5d', %s)",
+        "SELECT vector_id, embedding IS NOT NULL, metadata IS NOT NULL, found "
+        "FROM s3vl.get_vectors(%s, 'test-index-5d')",
         (ids,),
     ).fetchall()
     assert [r[0] for r in rows] == ids
@@ -36,8 +36,8 @@ def test_found_is_false_for_missing_ids_and_order_and_duplicates_are_kept(conn) 
 
 def test_get_vectors_without_data_or_metadata(conn) -> None:
     rows = conn.execute(
-        "SELECT vector, metadata, found FROM s3vl.get_vectors('test-index-5d', ARRAY['vec_003'], "
-        "return_data => FALSE, return_metadata => FALSE)"
+        "SELECT embedding, metadata, found FROM s3vl.get_vectors(ARRAY['vec_003'], 'test-index-5d', "
+        "include_vector_data => FALSE, include_metadata => FALSE)"
     ).fetchall()
     assert rows == [(None, None, True)]
 
@@ -48,7 +48,7 @@ def test_thousands_of_ids_in_input_order(sql_stack: SqlStack, conn) -> None:
     ids = [index.keys[i] for i in rng.integers(0, len(index.keys), 2500)] + ["absent"] * 5
     rng.shuffle(ids)
     rows = conn.execute(
-        "SELECT vector_id, vector, found FROM s3vl.get_vectors('rand-64', %s, return_metadata => FALSE)",
+        "SELECT vector_id, embedding, found FROM s3vl.get_vectors(%s, 'rand-64', include_metadata => FALSE)",
         (ids,),
     ).fetchall()
     assert [r[0] for r in rows] == ids
@@ -65,14 +65,16 @@ def test_list_vectors_pages_with_a_usable_next_token(sql_stack: SqlStack, conn) 
     pages = 0
     while True:
         rows = conn.execute(
-            "SELECT vector_id, vector, metadata, next_token FROM s3vl.list_vectors("
-            "'test-index-5d', max_results => 20, page_token => %s)",
+            "SELECT vector_id, vector_data, metadata, response_next_token, total_count "
+            "FROM s3vl.list_vectors("
+            "index_name => 'test-index-5d', max_results => 20, next_token => %s, return_metadata => FALSE)",
             (token,),
         ).fetchall()
         pages += 1
         assert 0 < len(rows) <= 20
         assert len({r[3] for r in rows}) == 1, "every row of a page carries the same next token"
         assert all(r[1] is None and r[2] is None for r in rows)
+        assert {r[4] for r in rows} == {len(rows)}, "total_count is the number of rows in the page"
         seen += [r[0] for r in rows]
         token = rows[0][3]
         if token is None:
@@ -84,7 +86,8 @@ def test_list_vectors_pages_with_a_usable_next_token(sql_stack: SqlStack, conn) 
 def test_list_vectors_with_data_and_metadata(sql_stack: SqlStack, conn) -> None:
     index = sql_stack.indexes["euc-8"]
     rows = conn.execute(
-        "SELECT vector_id, vector, metadata FROM s3vl.list_vectors('euc-8', 1000, NULL, TRUE, TRUE)"
+        "SELECT vector_id, vector_data, metadata "
+        "FROM s3vl.list_vectors(NULL, 'euc-8', 1000, NULL, TRUE, TRUE)"
     ).fetchall()
     assert len(rows) == 200
     for key, vector, metadata in rows:
@@ -114,10 +117,10 @@ def test_list_all_vectors_whole_index_and_segments(sql_stack: SqlStack, conn) ->
     assert all(np.array_equal(np.array(v, dtype=np.float32), index.row(k)) for k, v in with_data)
 
 
-def test_list_indexes_and_registry_contents(sql_stack: SqlStack, conn) -> None:
+def test_describe_indexes_and_registry_contents(sql_stack: SqlStack, conn) -> None:
     rows = conn.execute(
         "SELECT index_name, index_arn, dimension, distance_metric, bucket_name, region, account_id "
-        "FROM s3vl.list_indexes()"
+        "FROM s3vl.describe_indexes()"
     ).fetchall()
     by_name = {r[0]: r for r in rows}
     for index in sql_stack.indexes.values():

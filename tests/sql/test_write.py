@@ -50,7 +50,7 @@ def test_put_from_arrays_then_read_back(sql_stack: SqlStack, conn, write_index: 
     ).fetchone()[0]
     assert written == 3
     rows = conn.execute(
-        "SELECT vector_id, vector, metadata, found FROM s3vl.get_vectors('write-16', ARRAY['a', 'b', 'c'])"
+        "SELECT vector_id, embedding, metadata, found FROM s3vl.get_vectors(ARRAY['a', 'b', 'c'], 'write-16')"
     ).fetchall()
     assert [r[3] for r in rows] == [True, True, True]
     for (_, vector, _, _), expected in zip(rows, data, strict=True):
@@ -65,7 +65,7 @@ def test_put_a_single_vector_as_a_plain_array(conn, write_index: str) -> None:
         ).fetchone()[0]
         == 1
     )
-    assert conn.execute("SELECT found FROM s3vl.get_vectors('write-16', ARRAY['one'])").fetchone()[0] is True
+    assert conn.execute("SELECT found FROM s3vl.get_vectors(ARRAY['one'], 'write-16')").fetchone()[0] is True
 
 
 def test_put_and_delete_from_a_table_in_several_invocations(
@@ -132,16 +132,16 @@ def test_register_again_updates_and_unregister_forgets(sql_stack: SqlStack, conn
     try:
         arn_a = client.get_index(vectorBucketName=BUCKET, indexName="reg-a")["index"]["indexArn"]
         arn_b = client.get_index(vectorBucketName=BUCKET, indexName="reg-b")["index"]["indexArn"]
+        assert conn.execute("SELECT s3vl.register_index('reg', %s, 'first')", (arn_a,)).fetchone() == (True,)
         first = conn.execute(
-            "SELECT index_arn, dimension, distance_metric, description "
-            "FROM s3vl.register_index('reg', %s, 'first')",
-            (arn_a,),
+            "SELECT index_arn, dimension, distance_metric, description FROM s3vl.describe_indexes() "
+            "WHERE index_name = 'reg'"
         ).fetchone()
         assert first == (arn_a, 3, "euclidean", "first")
+        assert conn.execute("SELECT s3vl.register_index('reg', %s, 'second')", (arn_b,)).fetchone() == (True,)
         again = conn.execute(
-            "SELECT index_arn, dimension, distance_metric, description "
-            "FROM s3vl.register_index('reg', %s, 'second')",
-            (arn_b,),
+            "SELECT index_arn, dimension, distance_metric, description FROM s3vl.describe_indexes() "
+            "WHERE index_name = 'reg'"
         ).fetchone()
         assert again == (arn_b, 7, "cosine", "second")
         assert (
@@ -165,7 +165,8 @@ def test_metadata_round_trip_through_put_and_query(conn, write_index: str) -> No
         ("k'; DELETE FROM s3vl.config; --", [1.0] + [0.0] * 15, json.dumps(meta)),
     )
     rows = conn.execute(
-        "SELECT vector_id, metadata FROM s3vl.query_vectors('write-16', %s::float8[], 1, TRUE, %s::jsonb)",
+        "SELECT vector_id, metadata FROM s3vl.query_vectors("
+        "%s::float8[], 'write-16', NULL, 1, TRUE, %s::jsonb)",
         ([1.0] + [0.0] * 15, json.dumps({"title": meta["title"]})),
     ).fetchall()
     assert rows == [("k'; DELETE FROM s3vl.config; --", meta)]
@@ -206,7 +207,7 @@ def test_async_put_that_fails_reaches_the_dead_letter_file(
 
 def _get(conn, keys: list[str]) -> dict[str, tuple[list[float], dict | None]]:
     rows = conn.execute(
-        "SELECT vector_id, vector, metadata FROM s3vl.get_vectors('write-16', %s)", (keys,)
+        "SELECT vector_id, embedding, metadata FROM s3vl.get_vectors(%s, 'write-16')", (keys,)
     ).fetchall()
     return {key: (vector, metadata) for key, vector, metadata in rows}
 
@@ -230,7 +231,7 @@ def test_arrays_with_any_lower_bound_pair_up_by_position(conn, write_index: str)
     assert _get(conn, ["c", "d"]) == {"c": (rows[0], {"who": "c"}), "d": (rows[1], None)}
     assert conn.execute("SELECT s3vl.delete_vectors('write-16', '[0:2]={a,c,zz}'::text[])").fetchone()[0] == 3
     found = conn.execute(
-        "SELECT vector_id, found FROM s3vl.get_vectors('write-16', ARRAY['a', 'b', 'c', 'd'])"
+        "SELECT vector_id, found FROM s3vl.get_vectors(ARRAY['a', 'b', 'c', 'd'], 'write-16')"
     ).fetchall()
     assert found == [("a", False), ("b", True), ("c", False), ("d", True)]
 
@@ -274,7 +275,7 @@ def test_a_vector_that_is_zero_in_float32_is_refused_on_a_cosine_index_before_in
     assert failure.diag.message_primary.startswith(
         "the vector for 'tiny' (row 2) is the zero vector once rounded to float32"
     ), failure.diag.message_primary
-    assert conn.execute("SELECT found FROM s3vl.get_vectors('write-16', ARRAY['ok'])").fetchone()[0] is False
+    assert conn.execute("SELECT found FROM s3vl.get_vectors(ARRAY['ok'], 'write-16')").fetchone()[0] is False
     # One element above float32's smallest subnormal is a direction: written, and read back as that float32.
     conn.execute("SELECT s3vl.put_vectors('write-16', ARRAY['small'], %s::float8[])", ([1e-45] + [0.0] * 15,))
     (stored, _) = _get(conn, ["small"])["small"]
