@@ -1,6 +1,8 @@
 """`s3vl-local`: start, stop and inspect the local stack, or run one of its services alone.
 
 s3vl-local up | down | status | env   [--state-dir DIR]   (default: $S3VL_STATE_DIR or .local)
+status exits 0 when every part answers, 3 when one is stopped, 4 when one runs but does not answer or
+does not point at the others (`up` repairs that).
 s3vl-local s3vectors ...              the S3 Vectors emulator alone
 s3vl-local lambda ...                 the Lambda service alone
 """
@@ -11,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from s3vl_local.stack import LocalStack, StackError, default_state_dir
+from s3vl_local.stack import STOPPED, UNREACHABLE, LocalStack, StackError, default_state_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,10 +45,11 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop()
             print("local stack stopped")
         elif options.command == "status":
-            states = stack.status()
-            for component, state in states.items():
-                print(f"{component:10} {state}")
-            return 0 if all(state.startswith("running") for state in states.values()) else 3
+            parts = stack.health()
+            for part in parts:
+                print(f"{part.name:10} {part.detail}")
+            states = {part.state for part in parts}
+            return 3 if STOPPED in states else 4 if UNREACHABLE in states else 0
         else:
             print(stack.env_file.read_text() if stack.env_file.exists() else "", end="")
             if not stack.env_file.exists():

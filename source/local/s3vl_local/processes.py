@@ -38,6 +38,9 @@ def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
     if not is_alive(pid):
         return
     try:
+        # A stopped (frozen) process is continued first: a SIGTERM sent while it is stopped may, once it
+        # runs, go to any of its threads, and Python only acts on a signal its main thread receives.
+        os.kill(pid, signal.SIGCONT)
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return

@@ -3,6 +3,11 @@
 Every process runs in the background with a PID file under the state directory (run/), so `up` finds a
 running stack and leaves it be, and `down` stops exactly what `up` started. `up` also (re)deploys the
 function s3vl-vector-query from the zip package.sh builds and writes stack.env for the shell.
+
+The parts name each other by URL (the Lambda service's functions call the emulator, the shim calls the
+Lambda service), so a part that restarts keeps its port (run/<name>.port), and `up` leaves only a stack
+whose parts answer and point at each other: a part that does not answer is replaced, a Lambda service
+whose functions call another emulator is restarted. `status` asks each part, not only its PID.
 """
 
 from __future__ import annotations
@@ -11,18 +16,20 @@ import base64
 import hashlib
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from s3vl_local import local_aws
-from s3vl_local.aurora_shim.installer import install_shim
+from s3vl_local import local_aws, probes
+from s3vl_local.aurora_shim.installer import ENDPOINT_SETTING, install_shim
 from s3vl_local.lambda_service.functions import function_arn
-from s3vl_local.lambda_service.server import DEAD_LETTER_DIR
+from s3vl_local.lambda_service.server import DEAD_LETTER_DIR, SERVICE_PATH
 from s3vl_local.postgres import SUPERUSER_ROLE, PostgresCluster, make_shared_dir
 from s3vl_local.processes import is_alive, stop_pid
 
@@ -37,10 +44,22 @@ DEMO_INDEX_ARN = (
     f"arn:aws:s3vectors:{local_aws.REGION}:{local_aws.ACCOUNT}:bucket/s3vl-vector-bucket/index/test-index-5d"
 )
 DAEMON_START_TIMEOUT_S = 30
+PORT_FREE_WAIT_S = 3.0  # how long a restart waits for its recorded port before it takes another
+S3VECTORS_ENV = "AWS_ENDPOINT_URL_S3VECTORS"  # how the Lambda service's functions find the emulator
+RUNNING, STOPPED, UNREACHABLE = "running", "stopped", "unreachable"
 
 
 class StackError(RuntimeError):
     """The local stack could not start or stop; the message names the cause and the fix."""
+
+
+@dataclass
+class Component:
+    """What `status` found for one part: its state (RUNNING, STOPPED or UNREACHABLE) and a line saying so."""
+
+    name: str
+    state: str
+    detail: str
 
 
 @dataclass
@@ -64,12 +83,32 @@ class Daemon:
     def log_file(self) -> Path:
         return self.run_dir / f"{self.name}.log"
 
+    @property
+    def port_file(self) -> Path:
+        """The port it last served on; kept by stop(), so that a restart binds the same port."""
+        return self.run_dir / f"{self.name}.port"
+
     def pid(self) -> int | None:
         try:
             pid = int(self.pid_file.read_text())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if is_alive(pid) else None
+        return pid if is_alive(pid) and self._is_ours(pid) else None
+
+    def _is_ours(self, pid: int) -> bool:
+        """A PID from the file may have been reused by another process since this daemon died."""
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return self.module.encode() in argv
+
+    def recorded_port(self) -> int | None:
+        try:
+            port = int(self.port_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return port if 0 < port < 65536 else None
 
     def url(self) -> str | None:
         if self.pid() is None:
@@ -80,14 +119,23 @@ class Daemon:
             return None
 
     def start(self) -> str:
-        """Start unless running; return the URL it serves."""
+        """Start unless running, on the recorded port when it is free, else on any; return its URL."""
         url = self.url()
         if url:
             return url
+        port = self.recorded_port()
+        if port is not None and _bindable(port, PORT_FREE_WAIT_S):
+            try:
+                return self._spawn(port)
+            except StackError:
+                pass  # the start failed on that port: try any port before giving up
+        return self._spawn(0)  # the port is taken: a new one, which dependents then follow
+
+    def _spawn(self, port: int) -> str:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("w") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", self.module, "--port", "0", *self.args],
+                [sys.executable, "-m", self.module, "--port", str(port), *self.args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -102,6 +150,7 @@ class Daemon:
                 if marker in line:
                     url = line.split(marker, 1)[1].strip()
                     self.url_file.write_text(url)
+                    self.port_file.write_text(url.rsplit(":", 1)[1])
                     return url
             if process.poll() is not None:
                 break
@@ -141,13 +190,17 @@ class LocalStack:
     # --- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
-        """Start what is not running, deploy the function from the current zip, write stack.env."""
+        """Start what is not running (or does not answer), restart the Lambda service when its functions
+        call another emulator, deploy the function from the current zip, point the shim at the service,
+        write stack.env; raise unless every part then answers and points at the others."""
         make_shared_dir(self.state_dir)
         self.pg.start()
-        s3vectors_url = self.emulator.start()
+        s3vectors_url = self._answering(self.emulator, probes.s3vectors)
         self.lambda_service.args = ["--state-dir", str(self.lambda_state_dir)]
-        self.lambda_service.args += ["--function-env", f"AWS_ENDPOINT_URL_S3VECTORS={s3vectors_url}"]
-        lambda_url = self.lambda_service.start()
+        self.lambda_service.args += ["--function-env", f"{S3VECTORS_ENV}={s3vectors_url}"]
+        lambda_url = self._answering(
+            self.lambda_service, lambda url: self._lambda_problem(url, s3vectors_url)
+        )
         self.deploy_function(lambda_url)
         self.install_shim(self.dbname)
         self.env_file.write_text(
@@ -156,7 +209,34 @@ class LocalStack:
             + "\n"
             + "".join(f"export {key}={shlex.quote(value)}\n" for key, value in self.env().items())
         )
+        broken = [f"{part.name} {part.detail}" for part in self.health() if part.state != RUNNING]
+        if broken:
+            raise StackError("the stack started but does not work: " + "; ".join(broken))
         return self
+
+    @staticmethod
+    def _answering(daemon: Daemon, problem_of: Callable[[str], str | None]) -> str:
+        """Start `daemon` unless it runs; one that runs but does not answer as required is restarted."""
+        url = daemon.start()
+        if problem_of(url) is None:
+            return url
+        daemon.stop()
+        url = daemon.start()
+        problem = problem_of(url)
+        if problem is not None:
+            raise StackError(f"{daemon.name} started but {problem}: see {daemon.log_file}")
+        return url
+
+    @staticmethod
+    def _lambda_problem(lambda_url: str, s3vectors_url: str | None) -> str | None:
+        """Why the Lambda service at `lambda_url` does not serve this stack, or None when it does."""
+        settings, problem = probes.lambda_service(lambda_url, SERVICE_PATH)
+        if problem is not None or settings is None:
+            return problem
+        called = settings.get("function_env", {}).get(S3VECTORS_ENV)
+        if called != s3vectors_url:
+            return f"its functions call S3 Vectors at {called}, not the emulator at {s3vectors_url}"
+        return None
 
     def stop(self) -> None:
         """Stop the Lambda service (and with it its workers), the emulator and PostgreSQL, by PID."""
@@ -166,15 +246,48 @@ class LocalStack:
         self.env_file.unlink(missing_ok=True)
 
     def status(self) -> dict[str, str]:
-        lambda_state = f"running at {self.lambda_service.url()}" if self.lambda_service.pid() else "stopped"
+        return {part.name: part.detail for part in self.health()}
+
+    def health(self) -> list[Component]:
+        """Each part as its clients find it: running means it answers and points at the running others."""
+        fix = "run `s3vl-local up`"
+        s3vectors_url = self.emulator.url()
+        lambda_url = self.lambda_service.url()
+
+        postgres = Component("postgres", STOPPED, "stopped")
+        if self.pg.is_running():
+            where = f"{self.pg.host}:{self.pg.port}"
+            endpoint, problem = probes.postgres_setting(self.pg, ENDPOINT_SETTING)
+            if problem is not None:
+                detail = f"unreachable: {problem} (pid {self.pg.pid()}): run `s3vl-local down`, then up"
+                postgres = Component("postgres", UNREACHABLE, detail)
+            elif lambda_url and endpoint != lambda_url:
+                detail = f"on {where}, but the shim calls {endpoint or 'nothing'}, not the Lambda service"
+                postgres = Component("postgres", UNREACHABLE, f"{detail} at {lambda_url}: {fix}")
+            else:
+                postgres = Component("postgres", RUNNING, f"running on {where}")
+
+        s3vectors = Component("s3vectors", STOPPED, "stopped")
+        if s3vectors_url:
+            problem = probes.s3vectors(s3vectors_url)
+            if problem is None:
+                s3vectors = Component("s3vectors", RUNNING, f"running at {s3vectors_url}")
+            else:
+                detail = f"unreachable: {problem} (pid {self.emulator.pid()}): {fix} to restart it"
+                s3vectors = Component("s3vectors", UNREACHABLE, detail)
+
+        lambda_ = Component("lambda", STOPPED, "stopped")
+        if lambda_url:
+            problem = self._lambda_problem(lambda_url, s3vectors_url)
+            if problem is None:
+                lambda_ = Component("lambda", RUNNING, f"running at {lambda_url}")
+            else:
+                detail = f"unreachable: {problem} (pid {self.lambda_service.pid()}): {fix}"
+                lambda_ = Component("lambda", UNREACHABLE, detail)
         dead_letters = self.dead_letter_count()
         if dead_letters:
-            lambda_state += f"; {dead_letters} failed Event invocation(s) in {self.dead_letter_dir}"
-        return {
-            "postgres": f"running on {self.pg.host}:{self.pg.port}" if self.pg.is_running() else "stopped",
-            "s3vectors": f"running at {self.emulator.url()}" if self.emulator.pid() else "stopped",
-            "lambda": lambda_state,
-        }
+            lambda_.detail += f"; {dead_letters} failed Event invocation(s) in {self.dead_letter_dir}"
+        return [postgres, s3vectors, lambda_]
 
     @property
     def lambda_state_dir(self) -> Path:
@@ -249,6 +362,23 @@ class LocalStack:
             client.update_function_code(FunctionName=FUNCTION_NAME, ZipFile=code)
         if any(current.get(key) != value for key, value in settings.items()):
             client.update_function_configuration(FunctionName=FUNCTION_NAME, **settings)
+
+
+def _bindable(port: int, wait_s: float) -> bool:
+    """Whether a server can bind 127.0.0.1:`port` (as the daemons do, with SO_REUSEADDR) within `wait_s`.
+    Just after a daemon was killed the kernel may refuse its port for a moment while the dead process's
+    connections close, so a refusal is retried until `wait_s` has passed."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    return False
+        time.sleep(0.1)
 
 
 def default_state_dir() -> Path:

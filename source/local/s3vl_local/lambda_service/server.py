@@ -34,6 +34,7 @@ from s3vl_local.lambda_service.functions import (
 from s3vl_local.lambda_service.lean_http import LeanHttpHandler
 from s3vl_local.lambda_service.runtime_api import Invocation
 from s3vl_local.lambda_service.workers import FunctionPool, Outcome
+from s3vl_local.local_aws import ACCOUNT, REGION
 
 DEFAULT_CONCURRENCY_LIMIT = 10
 MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
@@ -44,6 +45,9 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 EVENT_RETRY_DELAYS_S = (1.0, 2.0)
 DEAD_LETTER_DIR = "dead-letters"  # under the service's state directory
 LOG_TYPES = ("None", "Tail")
+# What the running service was started with, for `s3vl-local up` and `status` to check that its functions
+# call the emulator that runs now (beside CONTROL_PATH; Lambda paths start with a date).
+SERVICE_PATH = "/_s3vl/service"
 
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"/2015-03-31/functions/(?P<ref>[^/]+)/invocations"), "invoke"),
@@ -129,6 +133,16 @@ class LambdaService:
             descriptors, self._log_descriptors = self._log_descriptors, {}
         for descriptor in descriptors.values():
             os.close(descriptor)
+
+    def describe(self) -> dict[str, Any]:
+        """The settings this service runs with, as GET SERVICE_PATH answers them."""
+        return {
+            "region": REGION,
+            "account": ACCOUNT,
+            "function_env": dict(self.function_env),
+            "concurrency_limit": self.concurrency_limit,
+            "state_dir": str(self.state_dir.absolute()),
+        }
 
     def dead_letters(self, name: str) -> Path:
         """The function's dead-letter file (its dead-letter queue stand-in): one JSON line per Event
@@ -500,6 +514,8 @@ class _ApiHandler(LeanHttpHandler):
         service = self.server.service
         if path.rstrip("/") == CONTROL_PATH:
             return Response.json(200, service.faults.control(method, path, urlsplit(self.path).query, raw))
+        if path.rstrip("/") == SERVICE_PATH and method == "GET":
+            return Response.json(200, service.describe())
         for route_method, pattern, operation in ROUTES:
             match = pattern.fullmatch(path)
             if route_method != method or not match:
