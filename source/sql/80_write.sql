@@ -3,6 +3,12 @@
 -- Items are sent in as few invocations as the Lambda payload limits allow (the function then splits
 -- them into the service's batches of at most 500). With async => true each invocation is an Event
 -- (asynchronous) invocation with raise_on_error, so that a failure reaches the dead-letter queue.
+-- Items travel as json, never jsonb: 768 numbers parsed into numeric and printed again cost more than
+-- the rest of building an item (see s3vl._invoke_request).
+
+-- Their jsonb[] predecessors.
+DROP FUNCTION IF EXISTS s3vl._write_batch(text, s3vl.index_registry, jsonb[], boolean, bigint, bigint);
+DROP FUNCTION IF EXISTS s3vl._write_items(text, s3vl.index_registry, jsonb[], boolean, integer);
 
 -- Send a batch of put_vectors items or delete_vectors keys; returns the count the function reports.
 -- p_done items of the call's p_total were applied by earlier batches. On failure MESSAGE and DETAIL give
@@ -10,7 +16,7 @@
 -- from its message "(N of M vectors were written | keys were deleted before the failure" (written by
 -- HandlerError.note_applied) and restated for the whole call.
 CREATE OR REPLACE FUNCTION s3vl._write_batch(
-    p_operation text, p_index s3vl.index_registry, p_items jsonb[], p_async boolean,
+    p_operation text, p_index s3vl.index_registry, p_items json[], p_async boolean,
     p_done bigint, p_total bigint)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -28,9 +34,12 @@ DECLARE
     v_applied text;
     v_note text;
 BEGIN
-    v_result := s3vl._invoke(p_operation,
-                             pg_catalog.jsonb_build_object('index_arn', p_index.index_arn, v_field, pg_catalog.to_jsonb(p_items)),
-                             CASE WHEN p_async THEN 'Event' ELSE 'RequestResponse' END);
+    -- An Event invocation raises on error inside the function, so that a failure reaches the dead-letter queue.
+    v_result := s3vl._invoke_request(
+        p_operation,
+        pg_catalog.json_build_object('operation', p_operation, 'contract_version', 1, 'index_arn', p_index.index_arn,
+                                     v_field, pg_catalog.array_to_json(p_items), 'raise_on_error', p_async),
+        CASE WHEN p_async THEN 'Event' ELSE 'RequestResponse' END);
     IF p_async THEN
         RETURN pg_catalog.cardinality(p_items);
     END IF;
@@ -68,7 +77,7 @@ $$;
 -- Send items (put_vectors items or delete_vectors keys) in greedy batches under the request payload limit
 -- of the invocation type and at most p_max_items each; returns the total count the function reports.
 CREATE OR REPLACE FUNCTION s3vl._write_items(
-    p_operation text, p_index s3vl.index_registry, p_items jsonb[], p_async boolean, p_max_items integer)
+    p_operation text, p_index s3vl.index_registry, p_items json[], p_async boolean, p_max_items integer)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -76,9 +85,9 @@ AS $$
 DECLARE
     v_budget integer := CASE WHEN p_async THEN 1000000 ELSE 5000000 END;
     v_total bigint := pg_catalog.cardinality(p_items);
-    v_item jsonb;
+    v_item json;
     v_item_bytes integer;
-    v_batch jsonb[] := '{}';
+    v_batch json[] := '{}';
     v_batch_bytes integer := 0;
     v_done bigint := 0;
 BEGIN
@@ -119,7 +128,8 @@ DECLARE
     v_dim integer;
     v_bad record;
     v_row record;
-    v_items jsonb[] := '{}';
+    v_vector json;
+    v_items json[] := '{}';
 BEGIN
     v_index := s3vl._index(put_vectors.index_name);
     PERFORM s3vl._check_keys(v_ids, 'vector_ids');
@@ -179,14 +189,12 @@ BEGIN
           FROM pg_catalog.unnest(v_vectors) WITH ORDINALITY AS u(x, n)
          GROUP BY 1 ORDER BY 1
     LOOP
-        v_items := v_items || (
-            pg_catalog.jsonb_build_object(
-                'key', v_ids[v_row.r],
-                'data', s3vl._vector_json(v_row.d, v_index,
-                                          pg_catalog.format('the vector for %s (row %s)',
-                                                            pg_catalog.quote_literal(v_ids[v_row.r]), v_row.r))::jsonb)
-            || CASE WHEN v_metadata[v_row.r] IS NULL THEN '{}'::jsonb
-                    ELSE pg_catalog.jsonb_build_object('metadata', v_metadata[v_row.r]) END);
+        v_vector := s3vl._vector_json(v_row.d, v_index,
+                                      pg_catalog.format('the vector for %s (row %s)',
+                                                        pg_catalog.quote_literal(v_ids[v_row.r]), v_row.r));
+        v_items := v_items || CASE
+            WHEN v_metadata[v_row.r] IS NULL THEN pg_catalog.json_build_object('key', v_ids[v_row.r], 'data', v_vector)
+            ELSE pg_catalog.json_build_object('key', v_ids[v_row.r], 'data', v_vector, 'metadata', v_metadata[v_row.r]) END;
     END LOOP;
     RETURN s3vl._write_items('put_vectors', v_index, v_items, put_vectors.async, 2000);
 END
@@ -207,7 +215,7 @@ AS $$
 DECLARE
     v_ids text[] := delete_vectors.vector_ids[:];  -- 1-based, whatever the caller's lower bound
     v_index s3vl.index_registry;
-    v_keys jsonb[];
+    v_keys json[];
 BEGIN
     v_index := s3vl._index(delete_vectors.index_name);
     PERFORM s3vl._check_keys(v_ids, 'vector_ids');
@@ -215,7 +223,7 @@ BEGIN
         RAISE EXCEPTION 'async must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
     END IF;
     -- Each id once, in first-seen order.
-    SELECT array_agg(pg_catalog.to_jsonb(k.id) ORDER BY k.first_pos) INTO v_keys
+    SELECT array_agg(pg_catalog.to_json(k.id) ORDER BY k.first_pos) INTO v_keys
       FROM (SELECT u.id, min(u.n) AS first_pos
               FROM pg_catalog.unnest(v_ids) WITH ORDINALITY AS u(id, n) GROUP BY u.id) AS k;
     RETURN s3vl._write_items('delete_vectors', v_index, v_keys, delete_vectors.async, 5000);
