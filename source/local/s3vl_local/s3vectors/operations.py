@@ -23,6 +23,8 @@ from .errors import ConflictException, NotFoundException, ValidationException
 # "Top-K results per QueryVectors request: up to 100" (service limits); larger topK pages by nextToken.
 QUERY_PAGE_SIZE = 100
 LIST_VECTORS_DEFAULT = 500
+# botocore's ListVectors model: a page also ends once the processed data passes 1 MB (see list_size).
+LIST_VECTORS_PAGE_BYTES = 1024 * 1024
 LIST_NAMES_DEFAULT = 500
 _QUERY_CACHE_ENTRIES = 8
 
@@ -81,7 +83,7 @@ class Operations:
         }
 
     def ListVectorBuckets(self, req: Request) -> Response:
-        page, token = _name_page(self.catalog.list_buckets(), req, "ListVectorBuckets")
+        page, token = _name_page(self.catalog.list_buckets(), req, "ListVectorBuckets", "")
         summaries = [
             {"vectorBucketName": b.name, "vectorBucketArn": b.arn, "creationTime": b.created} for b in page
         ]
@@ -155,7 +157,8 @@ class Operations:
         return {"index": index}
 
     def ListIndexes(self, req: Request) -> Response:
-        page, token = _name_page(self.catalog.list_indexes(self._bucket_name(req)), req, "ListIndexes")
+        bucket = self._bucket_name(req)
+        page, token = _name_page(self.catalog.list_indexes(bucket), req, "ListIndexes", bucket)
         summaries = [
             {"vectorBucketName": i.bucket, "indexName": i.name, "indexArn": i.arn, "creationTime": i.created}
             for i in page
@@ -247,33 +250,39 @@ class Operations:
         if segment >= count:
             raise ValidationException(f"segmentIndex {segment} must be less than segmentCount {count}")
         limit = req.get("maxResults") or LIST_VECTORS_DEFAULT
+        with_data, with_metadata = bool(req.get("returnData")), bool(req.get("returnMetadata"))
+        scope = json.dumps([index.arn, count, segment])
         after: str | None = None
         if req.get("nextToken"):
-            state = pagination.decode(req["nextToken"], "ListVectors")
-            if (state.get("c"), state.get("i")) != (count, segment):
-                raise ValidationException("This nextToken belongs to another segmentCount/segmentIndex")
+            state = pagination.decode(
+                req["nextToken"],
+                "ListVectors",
+                scope,
+                {"k": str},
+                "This nextToken was issued for another index, segmentCount or segmentIndex: repeat the "
+                "request that returned it, or omit nextToken to start over",
+            )
             after = state["k"]
         with index.lock.read():
-            ordered = index.store.sorted_keys()
+            store = index.store
+            ordered = store.sorted_keys()
             position = bisect.bisect_right(ordered, after) if after is not None else 0
             page: list[str] = []
+            size = 0
             more = False
             for key in ordered[position:]:
                 if count > 1 and zlib.crc32(key.encode("utf-8")) % count != segment:
                     continue
-                if len(page) == limit:
+                if len(page) == limit or size > LIST_VECTORS_PAGE_BYTES:
                     more = True
                     break
                 page.append(key)
-            rows = index.store.rows
-            vectors = [
-                _output_vector(index, rows[k], req.get("returnData"), req.get("returnMetadata")) for k in page
-            ]
+                size += store.list_size(store.rows[key], with_data, with_metadata)
+            rows = store.rows
+            vectors = [_output_vector(index, rows[k], with_data, with_metadata) for k in page]
         response: Response = {"vectors": vectors}
         if more:
-            response["nextToken"] = pagination.encode(
-                {"t": "ListVectors", "k": page[-1], "c": count, "i": segment}
-            )
+            response["nextToken"] = pagination.encode("ListVectors", scope, k=page[-1])
         return response
 
     def DeleteVectors(self, req: Request) -> Response:
@@ -315,13 +324,17 @@ class Operations:
         fingerprint = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
         offset = 0
         if req.get("nextToken"):
-            state = pagination.decode(req["nextToken"], "QueryVectors")
-            if state.get("f") != fingerprint:
-                raise ValidationException(
-                    "This nextToken belongs to a different query: repeat the same queryVector, queryTexts, "
-                    "topK, filter and queryMode with it, or start again without nextToken"
-                )
-            offset = int(state["o"])
+            state = pagination.decode(
+                req["nextToken"],
+                "QueryVectors",
+                fingerprint,
+                {"o": int},
+                "This nextToken belongs to a different query: repeat the same queryVector, queryTexts, "
+                "topK, filter and queryMode with it, or start again without nextToken",
+            )
+            offset = state["o"]
+            if not (0 < offset < top_k and offset % QUERY_PAGE_SIZE == 0):
+                raise pagination.invalid("QueryVectors", f"its offset {offset} is not a page of topK {top_k}")
         if texts is not None:
             return self._text_query(req, index, fingerprint, offset, query64, top_k, node, parsed)
         assert query64 is not None
@@ -339,9 +352,7 @@ class Operations:
                 vectors.append(item)
         response: Response = {"vectors": vectors, "distanceMetric": index.metric}
         if offset + QUERY_PAGE_SIZE < len(ranked):
-            response["nextToken"] = pagination.encode(
-                {"t": "QueryVectors", "o": offset + QUERY_PAGE_SIZE, "f": fingerprint}
-            )
+            response["nextToken"] = pagination.encode("QueryVectors", fingerprint, o=offset + QUERY_PAGE_SIZE)
         return response
 
     def _text_query(
@@ -367,9 +378,7 @@ class Operations:
             vectors = [hybrid.output(hit, index, *flags) for hit in ranked[offset : offset + QUERY_PAGE_SIZE]]
         response: Response = {"vectors": vectors, "distanceMetric": index.metric}
         if offset + QUERY_PAGE_SIZE < len(ranked):
-            response["nextToken"] = pagination.encode(
-                {"t": "QueryVectors", "o": offset + QUERY_PAGE_SIZE, "f": fingerprint}
-            )
+            response["nextToken"] = pagination.encode("QueryVectors", fingerprint, o=offset + QUERY_PAGE_SIZE)
         return response
 
     def _ranking(
@@ -430,20 +439,23 @@ def _text_search(add: list[dict[str, Any]], current: list[dict[str, Any]]) -> li
     return result
 
 
-def _name_page(items: dict[str, Any], req: Request, kind: str) -> tuple[list[Any], Response]:
-    """One page of buckets or indexes in name order, with the prefix filter and a continuation token."""
+def _name_page(items: dict[str, Any], req: Request, kind: str, owner: str) -> tuple[list[Any], Response]:
+    """One page of buckets or indexes (of bucket `owner`) in name order, with the prefix filter and a
+    continuation token."""
     prefix = req.get("prefix") or ""
+    scope = json.dumps([owner, prefix])
     names = sorted(n for n in items if n.startswith(prefix))
     if req.get("nextToken"):
-        state = pagination.decode(req["nextToken"], kind)
-        if state.get("p") != prefix:
-            raise ValidationException("This nextToken belongs to a request with another prefix")
+        state = pagination.decode(
+            req["nextToken"],
+            kind,
+            scope,
+            {"n": str},
+            "This nextToken was issued for another vector bucket or prefix: repeat the request that "
+            "returned it, or omit nextToken to start over",
+        )
         names = names[bisect.bisect_right(names, state["n"]) :]
     limit = req.get("maxResults") or LIST_NAMES_DEFAULT
     page = names[:limit]
-    token = (
-        {"nextToken": pagination.encode({"t": kind, "n": page[-1], "p": prefix})}
-        if len(names) > limit
-        else {}
-    )
+    token = {"nextToken": pagination.encode(kind, scope, n=page[-1])} if len(names) > limit else {}
     return [items[n] for n in page], token

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import uuid
@@ -22,6 +23,11 @@ from .operations import Operations
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
 _TAGS_PREFIX = "/tags/"
 _TAG_OPERATIONS = {"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"}
+_DECIMAL = re.compile(r"[0-9]+")
+# JSON can only carry a lone surrogate as an escape; parsed pairs become one code point, so any
+# surrogate code point left in a parsed string is lone.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         try:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = self._content_length()
             if length > MAX_REQUEST_BYTES:
                 self.close_connection = True
                 raise ValidationException(
@@ -93,6 +99,19 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _content_length(self) -> int:
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return 0
+        if not _DECIMAL.fullmatch(raw.strip()):
+            # The body's end is unknown: answer, then close rather than read the rest as a request.
+            self.close_connection = True
+            raise ValidationException(
+                f"The Content-Length header {raw[:40]!a} is not a non-negative decimal integer: "
+                "send the body's length in bytes"
+            )
+        return int(raw)
+
     def _route(self, body: bytes) -> tuple[str, dict[str, Any]]:
         url = urlsplit(self.path)
         if url.path.startswith(_TAGS_PREFIX) and self.command in _TAG_OPERATIONS:
@@ -118,7 +137,14 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        value = json.loads(body)
+        # Strict: json.loads(bytes) would let UTF-8-encoded surrogates (ED A0 80) through.
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValidationException(
+            f"The request body is not valid UTF-8 JSON (byte {e.start}: {e.reason}): encode the body as UTF-8"
+        ) from None
+    try:
+        value = json.loads(text)
     except ValueError as e:
         raise ValidationException(f"The request body is not valid JSON: {e}") from None
     except RecursionError:
@@ -127,7 +153,28 @@ def _json_object(body: bytes) -> dict[str, Any]:
         ) from None
     if not isinstance(value, dict):
         raise ValidationException("The request body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(text):
+        _reject_lone_surrogates(value)
     return value
+
+
+def _reject_lone_surrogates(value: Any) -> None:
+    """A lone UTF-16 surrogate (JSON "\\ud800") has no UTF-8 form: no key, name or value may hold one."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                raise ValidationException(
+                    f"The request contains the lone UTF-16 surrogate {found.group()!a} in the string "
+                    f"{item[:60]!a}, which is not valid Unicode: send surrogates only as high-low pairs"
+                )
+        elif isinstance(item, dict):
+            stack += item
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
 
 
 class EmulatorServer:

@@ -154,6 +154,17 @@ class VectorStore:
         text = self._metadata[row]
         return json.loads(text) if text is not None else {}
 
+    def list_size(self, row: int, data: bool, metadata: bool) -> int:
+        """The bytes a ListVectors page counts toward its 1 MB for this row: the UTF-8 key, plus 4 bytes
+        per element with returnData and the metadata's compact UTF-8 JSON with returnMetadata."""
+        size = len(self.keys[row].encode("utf-8"))
+        if data:
+            size += 4 * self.dimension
+        if metadata:
+            text = self._metadata[row]
+            size += len(text.encode("utf-8")) if text is not None else 2
+        return size
+
     def matrix(self) -> np.ndarray:
         """The live rows (a view; valid while the caller holds the index lock)."""
         return self._matrix[: self.n]
