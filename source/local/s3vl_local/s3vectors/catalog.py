@@ -103,7 +103,11 @@ class Catalog:
         self._snapshot_size = 0
         self._wal: WriteAheadLog | None = None
         if data_dir is not None:
-            self._recover(data_dir)
+            try:
+                self._recover(data_dir)
+            except BaseException:
+                self.close()
+                raise
 
     def _recover(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)

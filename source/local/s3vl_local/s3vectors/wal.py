@@ -48,8 +48,8 @@ def encode_frame(record: dict[str, Any], blob: bytes = b"") -> bytes:
 
 class FrameReader:
     """Iterates the intact frames of `data` as (byte offset, record, blob); then `good` is the length
-    of the intact prefix. A damaged last frame (or one followed only by zero bytes) ends the prefix;
-    damage followed by other data raises RecoveryError."""
+    of the intact prefix. A damaged frame with no intact frame after it (a torn tail) ends the
+    prefix; one with an intact frame after it raises RecoveryError."""
 
     def __init__(self, data: bytes, path: Path) -> None:
         self.data, self.path = data, path
