@@ -409,3 +409,28 @@ def test_a_scheduled_flush_with_pg_cron(
             )
         details = cron.execute("SELECT status FROM cron.job_run_details WHERE jobid = %s", (job,)).fetchall()
         assert details, json.dumps(details)
+
+
+def test_uninstall_with_a_synced_table_keeps_the_table_without_triggers(sql_stack: SqlStack) -> None:
+    dbname = "s3vl_sql_sync_uninstall"
+    sql_stack.create_database(dbname)
+    try:
+        sql_stack.install(dbname)
+        index = sql_stack.indexes["test-index-5d"]
+        with sql_stack.connect(dbname=dbname) as conn:
+            conn.execute("SELECT s3vl.configure(%s)", (sql_stack.function_arn,))
+            conn.execute("SELECT s3vl.register_index('walk', %s)", (index.arn,))
+            conn.execute("CREATE TABLE kept (id text PRIMARY KEY, emb real[])")
+            conn.execute("SELECT s3vl.sync_table('kept', 'walk', 'id', 'emb')")
+            conn.execute("INSERT INTO kept VALUES ('a', '{1,2,3,4,5}')")
+        done = sql_stack.psql("-f", "source/sql/uninstall.sql", dbname=dbname)
+        assert done.returncode == 0, done.stderr
+        with sql_stack.connect(dbname=dbname) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'kept'::regclass"
+            ).fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM pg_event_trigger").fetchone() == (0,)
+            conn.execute("INSERT INTO kept VALUES ('b', NULL)")  # nothing captures or checks it any more
+            conn.execute("DROP TABLE kept")
+    finally:
+        sql_stack.drop_database(dbname)
