@@ -392,3 +392,33 @@ def test_validate_config_with_no_configuration(sql_stack: SqlStack) -> None:
             assert other.execute("SELECT * FROM s3vl.get_config()").fetchall() == []
     finally:
         sql_stack.drop_database(name)
+
+
+def test_registry_functions_by_the_originals_parameter_names(sql_stack: SqlStack, conn: Any) -> None:
+    euc = sql_stack.indexes["euc-8"]
+    registered = conn.execute(
+        "SELECT s3vl.register_index(index_name_param => 'named-euc', index_arn_param => %s, "
+        "description_param => 'by name')",
+        (euc.arn,),
+    ).fetchone()
+    try:
+        assert registered == (True,)
+        info = conn.execute(
+            "SELECT index_arn, description, is_active FROM s3vl.get_index_info(index_name_param => "
+            "'named-euc')"
+        ).fetchall()
+        assert info == [(euc.arn, "by name", True)]
+        assert conn.execute("SELECT s3vl.deactivate_index(index_name_param => 'named-euc')").fetchone() == (
+            True,
+        )
+        assert conn.execute("SELECT s3vl.activate_index(index_name_param => 'named-euc')").fetchone() == (
+            True,
+        )
+        assert conn.execute("SELECT s3vl.resolve_index_arn(index_name_param => 'named-euc')").fetchone() == (
+            euc.arn,
+        )
+    finally:
+        assert conn.execute("SELECT s3vl.unregister_index(index_name_param => 'named-euc')").fetchone() == (
+            True,
+        )
+    assert raises_sqlstate(conn, "SELECT * FROM s3vl.get_index_info('named-euc')").sqlstate == "42704"
