@@ -88,7 +88,10 @@ def _capture_catalog(stack: DemoStack) -> None:
                       pg_catalog.has_function_privilege('s3vl_user', p.oid, 'EXECUTE'),
                       pg_catalog.has_function_privilege('s3vl_admin', p.oid, 'EXECUTE')
                  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname = 's3vl' AND p.proname !~ '^_'"""
+                WHERE n.nspname = 's3vl' AND p.proname !~ '^_'
+                  -- Trigger functions are not called from SQL: they are not part of the reference.
+                  AND p.prorettype NOT IN ('pg_catalog.trigger'::pg_catalog.regtype,
+                                           'pg_catalog.event_trigger'::pg_catalog.regtype)"""
         ).fetchall()
         stack.functions = {
             name: {"arguments": args, "result": result, "user": user, "admin": admin}

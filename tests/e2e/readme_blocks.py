@@ -6,6 +6,8 @@ A marker is an HTML comment on the last non-blank line before the opening fence:
     <!-- test: aws -->     AWS-only commands: bash with `aws` being the real CLI against stubbed AWS
     <!-- test: make -->    make targets, checked with `make -n` (running them would recurse or destroy)
     <!-- test: text -->    not a command: a diagram or a listing (```text only)
+    <!-- test: output -->  what the `local` block just before it prints on the demo's stack (```text
+                           only): the run must print these lines, in this order
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-MARKERS = ("local", "aws", "make", "text")
+MARKERS = ("local", "aws", "make", "text", "output")
 FENCE = re.compile(r"^```(\S*)\s*$")
 MARKER = re.compile(r"^<!--\s*test:\s*(\S+)\s*-->$")
 

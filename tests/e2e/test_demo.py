@@ -1,6 +1,6 @@
 """`make demo`'s script on a fresh state directory, run twice: it exits 0, shows every step, and its
-results are the walkthrough's. Expected rankings are computed here with numpy from
-sample-data/sample-vectors.json and the demo's product table, independently of s3vl.
+results are the blog walkthrough's on the published sample data. Expected rankings are computed here
+with numpy from sample-data/sample-vectors.json and the demo's product table, independently of s3vl.
 """
 
 from __future__ import annotations
@@ -15,9 +15,28 @@ import pytest
 from .conftest import REPO, DemoStack
 
 SAMPLE = REPO / "sample-data" / "sample-vectors.json"
+WALKTHROUGH = REPO / "source" / "local" / "demo" / "walkthrough.sql"
 IDENTICAL = [-0.116703, 0.325043, 0.578032, 0.739321, -0.003246]
+BLOG_QUERY = [0.23, -0.41, 0.88, 0.0, 0.03]
 FILTER_QUERY = [0.1, 0.2, 0.3, 0.4, 0.5]
-JOIN_QUERY = [-0.5, 0.1, 0.2, 0.6, -0.1]
+# The blog's join vector: vec_003's own values ('Demo Board v1', out of stock).
+JOIN_QUERY = [-0.392024, 0.229378, 0.582031, 0.382919, -0.555263]
+# The blog's walkthrough, step 5 and the join's vector search (walkthrough.md), verbatim.
+BLOG_SQL = [
+    """SELECT * FROM s3vl.query_vectors(index_name => 'test-index-5d',
+    query_vector => ARRAY[0.23, -0.41, 0.88, 0.0, 0.03], top_k => 5, return_metadata => TRUE);""",
+    """SELECT * FROM s3vl.get_vectors(index_name => 'test-index-5d',
+    vector_ids => ARRAY['vec_001', 'vec_002', 'vec_048']);""",
+    """SELECT vector_id, similarity_score, metadata FROM s3vl.query_vectors(
+    query_vector => ARRAY[0.1, 0.2, 0.3, 0.4, 0.5], index_name => 'test-index-5d', top_k => 5,
+    return_metadata => TRUE, metadata_filter => '{"category": "test"}'::jsonb);""",
+    """FROM s3vl.query_vectors(index_name => 'test-index-5d',
+        query_vector => ARRAY[-0.392024, 0.229378, 0.582031, 0.382919, -0.555263], top_k => 10)""",
+    """JOIN s3vl_demo_products p ON p.vector_key = s.vector_id
+WHERE p.in_stock AND p.price < 500
+ORDER BY s.similarity_score DESC
+LIMIT 5;""",
+]
 STEPS = [
     "Install what is missing",
     "Start the local stack",
@@ -79,14 +98,32 @@ def test_demo_shows_every_step_and_finishes_twice(demo: DemoStack) -> None:
         assert "demo failed" not in run.stdout
 
 
-def test_validate_config_reports_every_check_ok(demo: DemoStack) -> None:
-    rows = psql_table(demo.runs[-1].stdout, "== Step 3", first_column="check_name")
-    assert {r["check_name"]: r["status"] for r in rows} == {
-        "configuration": "ok",
-        "lambda_invoke": "ok",
-        "handler_version": "ok",
-        "index:test-index-5d": "ok",
-    }
+def test_walkthrough_runs_the_blogs_queries_verbatim() -> None:
+    text = WALKTHROUGH.read_text()
+    missing = [sql for sql in BLOG_SQL if sql not in text]
+    assert not missing, f"source/local/demo/walkthrough.sql lacks the blog's {missing}"
+
+
+def test_validate_config_reports_a_valid_configuration(demo: DemoStack) -> None:
+    [row] = psql_table(demo.runs[-1].stdout, "== Step 3", first_column="is_valid")
+    assert row["is_valid"] == "t", row
+    assert row["lambda_arn"] == demo.env["S3VL_LAMBDA_FUNCTION_ARN"]
+    assert row["aws_region"] == "us-west-2"
+    assert row["error_message"] == ""
+    assert int(row["response_time_ms"]) >= 0
+
+
+def test_blog_query_finds_vec_001_first(demo: DemoStack) -> None:
+    rows = psql_table(demo.runs[-1].stdout, "== Step 5a")
+    assert list(rows[0]) == ["vector_id", "distance", "similarity_score", "metadata"]
+    expected = cosine_ranking(BLOG_QUERY)[:5]
+    assert [r["vector_id"] for r in rows] == [key for key, _ in expected]
+    assert rows[0]["vector_id"] == "vec_001" and float(rows[0]["similarity_score"]) > 0.9999
+    stored = {e["key"]: e["metadata"] for e in json.loads(SAMPLE.read_text())}
+    for row, (key, similarity) in zip(rows, expected, strict=True):
+        assert float(row["similarity_score"]) == pytest.approx(similarity, abs=2e-6)
+        assert float(row["distance"]) == pytest.approx(1 - similarity, abs=2e-6)
+        assert json.loads(row["metadata"]) == stored[key]
 
 
 def test_identical_vector_scores_one_for_its_three_copies(demo: DemoStack) -> None:
@@ -120,7 +157,7 @@ def test_get_vectors_returns_the_requested_ids_in_order(demo: DemoStack) -> None
     ]
     stored = {e["key"]: e["data"]["float32"] for e in json.loads(SAMPLE.read_text())}
     for row in rows:
-        values = [float(v) for v in row["vector"].strip("{}").split(",")]
+        values = [float(v) for v in row["embedding"].strip("{}").split(",")]
         assert values == pytest.approx(stored[row["vector_id"]], abs=1e-6)
 
 
@@ -144,8 +181,10 @@ def test_join_returns_in_stock_products_under_500_best_first(demo: DemoStack) ->
         :5
     ]
     assert [r["vector_key"] for r in rows] == expected
-    # The join shows both relational filters at work: the top 10 hold rejected products too.
-    assert any(key in products and key not in expected for key, _ in nearest)
+    assert expected == ["vec_006", "vec_007"]
+    # The query vector is vec_003's, nearest to itself; it is in the table but out of stock.
+    assert nearest[0] == ("vec_003", pytest.approx(1.0, abs=1e-6)) and products["vec_003"][0] is False
+    assert "vec_003" not in [r["vector_key"] for r in rows]
 
 
 def test_database_answers_the_walkthrough_queries_after_the_demo(demo: DemoStack) -> None:

@@ -1,5 +1,6 @@
 -- The walkthrough's SQL steps 3, 5 and 6, run by `make demo` after install.sql.
--- Every call shape here is the walkthrough's, verbatim; the environment comes from .local/stack.env.
+-- Every query here is the blog walkthrough's, verbatim, on the published sample data; the environment
+-- comes from .local/stack.env.
 \set ON_ERROR_STOP on
 \pset footer off
 
@@ -9,9 +10,9 @@ SELECT s3vl.configure(:'S3VL_LAMBDA_FUNCTION_ARN', 'us-west-2');
 SELECT * FROM s3vl.validate_config();
 \getenv S3VL_S3_INDEX_ARN S3VL_S3_INDEX_ARN
 SELECT s3vl.register_index('test-index-5d', :'S3VL_S3_INDEX_ARN', 'Test 5-dimensional vectors for demonstration');
-SELECT index_name, dimension, distance_metric, index_arn FROM s3vl.list_indexes();
+SELECT index_name, index_arn, description FROM s3vl.list_indexes();
 
-\echo '== Step 5a: nearest neighbours of a query vector'
+\echo '== Step 5a: nearest neighbours of a query vector: vec_001 first'
 SELECT * FROM s3vl.query_vectors(index_name => 'test-index-5d',
     query_vector => ARRAY[0.23, -0.41, 0.88, 0.0, 0.03], top_k => 5, return_metadata => TRUE);
 
@@ -30,13 +31,13 @@ SELECT vector_id, similarity_score, metadata FROM s3vl.query_vectors(
     query_vector => ARRAY[0.1, 0.2, 0.3, 0.4, 0.5], index_name => 'test-index-5d', top_k => 5,
     return_metadata => TRUE, metadata_filter => '{"category": "test"}'::jsonb);
 
-\echo '== Step 6: join with relational data: in-stock products under 500, best first'
+\echo '== Step 6: join with relational data: products nearest vec_003, in stock and under 500, best first'
 SET client_min_messages = warning;  -- the table may exist from an earlier run
 \ir products.sql
 WITH nearest AS (
     SELECT vector_id, similarity_score
     FROM s3vl.query_vectors(index_name => 'test-index-5d',
-        query_vector => ARRAY[-0.5, 0.1, 0.2, 0.6, -0.1], top_k => 10)
+        query_vector => ARRAY[-0.392024, 0.229378, 0.582031, 0.382919, -0.555263], top_k => 10)
 )
 SELECT p.vector_key, p.product_name, p.price, round(s.similarity_score::numeric, 6) AS similarity_score
 FROM nearest s
