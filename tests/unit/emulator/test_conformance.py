@@ -442,3 +442,63 @@ def test_bad_requests_get_a_modelled_json_error(emulator: Any, method: str, path
     assert response.getheader("Content-Type") == "application/json"
     assert response.getheader("x-amzn-ErrorType") == payload["__type"] == "ValidationException"
     assert payload["message"]
+
+
+# The service's own wording, from moto's AWS-verified tests and from errors users reported; the emulator
+# adds its detail after it. Clients that match on these messages behave the same against both.
+SERVICE_MESSAGES: list[tuple[str, Callable[[Any, dict[str, str]], Any], str]] = [
+    (
+        "dimension",
+        lambda c, s: c.put_vectors(**s, vectors=[_vec("my_first_vector", [1.0])]),
+        "Invalid record for key 'my_first_vector': vector must have length 4, but has length 1",
+    ),
+    (
+        "filterable metadata",
+        lambda c, s: c.put_vectors(**s, vectors=[_vec("big", metadata={"title": "€" * 1000})]),
+        "Invalid record for key 'big': Filterable metadata must have at most 2048 bytes",
+    ),
+    (
+        "both selectors",
+        lambda c, s: c.get_vectors(**s, indexArn=f"{ARN_PREFIX}errors/index/cases", keys=["k0"]),
+        "Must specify either indexArn or both vectorBucketName and indexName",
+    ),
+    (
+        "no selector",
+        lambda c, s: c.get_vectors(vectorBucketName="errors", keys=["k0"]),
+        "Must specify either indexArn or both vectorBucketName and indexName",
+    ),
+    (
+        "missing index",
+        lambda c, s: c.get_vectors(vectorBucketName="errors", indexName="nope", keys=["k0"]),
+        "The specified index could not be found",
+    ),
+    (
+        "missing bucket",
+        lambda c, s: c.get_vector_bucket(vectorBucketName="nope-nope"),
+        "The specified vector bucket could not be found",
+    ),
+    (
+        "bucket exists",
+        lambda c, s: c.create_vector_bucket(vectorBucketName="errors"),
+        "A vector bucket with the specified name already exists",
+    ),
+    (
+        "bucket not empty",
+        lambda c, s: c.delete_vector_bucket(vectorBucketName="errors"),
+        "The specified vector bucket is not empty",
+    ),
+    (
+        "no policy",
+        lambda c, s: c.get_vector_bucket_policy(vectorBucketName="errors"),
+        "The specified vector bucket policy could not be found",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "prefix"), SERVICE_MESSAGES, ids=[m[0] for m in SERVICE_MESSAGES])
+def test_messages_start_with_the_service_wording(
+    raw_client: Any, sel: dict[str, str], case: str, call: Callable[..., Any], prefix: str
+) -> None:
+    with pytest.raises(ClientError) as info:
+        call(raw_client, sel)
+    assert info.value.response["Error"]["Message"].startswith(prefix), case

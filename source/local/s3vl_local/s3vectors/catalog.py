@@ -256,7 +256,7 @@ class Catalog:
             found = self.buckets.get(name)
         if found is None:
             raise NotFoundException(
-                f"Vector bucket {name!r} does not exist; create it with CreateVectorBucket"
+                f"The specified vector bucket could not be found: {name!r}; create it with CreateVectorBucket"
             )
         return found
 
@@ -265,7 +265,8 @@ class Catalog:
             found = self.bucket(bucket).indexes.get(name)
         if found is None:
             raise NotFoundException(
-                f"Index {name!r} does not exist in vector bucket {bucket!r}; create it with CreateIndex"
+                f"The specified index could not be found: {name!r} in vector bucket {bucket!r}; "
+                "create it with CreateIndex"
             )
         return found
 
@@ -314,7 +315,9 @@ class Catalog:
     def create_bucket(self, name: str, encryption: dict[str, Any] | None, tags: dict[str, str] | None) -> str:
         with self._writes.read(), self._lock:
             if name in self.buckets:
-                raise ConflictException(f"Vector bucket {name!r} already exists; choose another name")
+                raise ConflictException(
+                    f"A vector bucket with the specified name already exists: {name!r}; choose another name"
+                )
             record = {
                 "op": "create_bucket",
                 "name": name,
@@ -336,7 +339,8 @@ class Catalog:
             bucket = self.bucket(name)
             if bucket.indexes:
                 raise ConflictException(
-                    f"Vector bucket {name!r} is not empty: delete its {len(bucket.indexes)} index(es) first"
+                    f"The specified vector bucket is not empty: {name!r} has {len(bucket.indexes)} "
+                    "index(es); delete them first"
                 )
             sequence = self._control({"op": "delete_bucket", "name": name})
         self._durable(sequence)
@@ -349,7 +353,9 @@ class Catalog:
         with self._writes.read(), self._lock:
             bucket = self.bucket(name)
             if attribute == "policy" and value is None and bucket.policy is None:
-                raise NotFoundException(f"Vector bucket {name!r} has no bucket policy")
+                raise NotFoundException(
+                    f"The specified vector bucket policy could not be found: {name!r} has none"
+                )
             sequence = self._control(
                 {"op": "bucket_attribute", "name": name, "attribute": attribute, "value": value}
             )

@@ -27,6 +27,8 @@ LIST_VECTORS_DEFAULT = 500
 LIST_VECTORS_PAGE_BYTES = 1024 * 1024
 LIST_NAMES_DEFAULT = 500
 _QUERY_CACHE_ENTRIES = 8
+# The service's wording (moto's AWS-verified tests) for a missing or doubled index selector.
+_INDEX_SELECTOR = "Must specify either indexArn or both vectorBucketName and indexName"
 
 Request = dict[str, Any]
 Response = dict[str, Any]
@@ -56,12 +58,10 @@ class Operations:
         arn, bucket, name = req.get("indexArn"), req.get("vectorBucketName"), req.get("indexName")
         if arn is not None:
             if bucket is not None or name is not None:
-                raise ValidationException(
-                    "Specify either indexArn or vectorBucketName with indexName, not both"
-                )
+                raise ValidationException(_INDEX_SELECTOR + " (not both)")
             return self.catalog.index(*validation.parse_index_arn(arn))
         if bucket is None or name is None:
-            raise ValidationException("Specify indexArn, or both vectorBucketName and indexName")
+            raise ValidationException(_INDEX_SELECTOR)
         return self.catalog.index(validation.bucket_name(bucket), validation.index_name(name))
 
     # -- buckets ---------------------------------------------------------------------------------------
@@ -104,7 +104,10 @@ class Operations:
     def GetVectorBucketPolicy(self, req: Request) -> Response:
         bucket = self._bucket(req)
         if bucket.policy is None:
-            raise NotFoundException(f"Vector bucket {bucket.name!r} has no bucket policy; add one first")
+            raise NotFoundException(
+                f"The specified vector bucket policy could not be found: {bucket.name!r} has none; "
+                "add one with PutVectorBucketPolicy"
+            )
         return {"policy": bucket.policy}
 
     def DeleteVectorBucketPolicy(self, req: Request) -> Response:
@@ -221,8 +224,8 @@ class Operations:
         keys: list[str] = []
         rows: list[np.ndarray] = []
         metadata: list[dict[str, Any] | None] = []
-        for i, vector in enumerate(req["vectors"]):
-            what = f"vectors[{i}] (key {vector['key']!r})"
+        for vector in req["vectors"]:
+            what = f"Invalid record for key '{vector['key']}'"  # the service's prefix
             data = validation.vector_data(vector["data"], index.dimension, what)
             validation.reject_zero_for_cosine(data, index.metric, what)
             keys.append(vector["key"])

@@ -69,7 +69,7 @@ def float32_vector(values: Any, dimension: int, what: str) -> np.ndarray:
         raise ValidationException(f"{what}: data.float32 must be an array of numbers")
     if len(values) != dimension:
         raise ValidationException(
-            f"{what}: the vector has dimension {len(values)} but the index has dimension {dimension}"
+            f"{what}: vector must have length {dimension}, but has length {len(values)}"
         )
     if not set(map(type, values)) <= {float, int}:
         # botocore sends non-finite floats as the strings "NaN", "Infinity" and "-Infinity".
@@ -160,8 +160,8 @@ def metadata(value: Any, non_filterable: frozenset[str], what: str) -> dict[str,
     size = _utf8_size(filterable, what)
     if size > MAX_FILTERABLE_METADATA_BYTES:
         raise ValidationException(
-            f"{what}: filterable metadata is {size} bytes (UTF-8 JSON); the limit is "
-            f"{MAX_FILTERABLE_METADATA_BYTES} bytes; declare large keys in nonFilterableMetadataKeys"
+            f"{what}: Filterable metadata must have at most {MAX_FILTERABLE_METADATA_BYTES} bytes "
+            f"(it has {size} bytes of UTF-8 JSON; declare large keys in nonFilterableMetadataKeys)"
         )
     return value
 
