@@ -711,7 +711,6 @@ BEGIN
                  ORDER BY o.change_id LIMIT LEAST(v_left, 500)
                    FOR UPDATE SKIP LOCKED) AS d;
         EXIT WHEN v_due IS NULL;
-        v_seen := v_seen || v_due;
         v_left := v_left - pg_catalog.cardinality(v_due);
         -- ... own their keys (a key another flusher owns waits for its next flush) ...
         SELECT array_agg(k.table_oid ORDER BY k.first_id), array_agg(k.vector_id ORDER BY k.first_id)
@@ -719,6 +718,14 @@ BEGIN
           FROM (SELECT o.table_oid, o.vector_id, min(o.change_id) AS first_id
                   FROM s3vl.sync_outbox o WHERE o.change_id = ANY (v_due) GROUP BY 1, 2) AS k
          WHERE pg_catalog.pg_try_advisory_xact_lock(s3vl._sync_lock_key(k.table_oid, k.vector_id));
+        -- Changes of keys owned elsewhere stay locked by this transaction (SKIP LOCKED does not skip
+        -- its own locks): remember them so that the next claim passes over them. Every other claimed
+        -- change is deleted, parked or put off by the time of the next claim.
+        SELECT v_seen || coalesce(array_agg(o.change_id), '{}') INTO v_seen
+          FROM s3vl.sync_outbox o
+         WHERE o.change_id = ANY (v_due)
+           AND NOT EXISTS (SELECT 1 FROM unnest(v_own_tables, v_own_keys) AS k(table_oid, vector_id)
+                            WHERE k.table_oid = o.table_oid AND k.vector_id = o.vector_id);
         CONTINUE WHEN v_own_keys IS NULL;
         -- ... and take every pending change of those keys: the row read next covers them all.
         SELECT array_agg(c.change_id) INTO v_ids
@@ -728,7 +735,6 @@ BEGIN
                     ON o.table_oid = k.table_oid AND o.vector_id = k.vector_id
                  WHERE o.state = 'pending'
                    FOR UPDATE OF o SKIP LOCKED) AS c;
-        v_seen := v_seen || v_ids;
         FOR v_table IN SELECT DISTINCT t FROM pg_catalog.unnest(v_own_tables) t ORDER BY 1 LOOP
             v_part := s3vl._sync_flush_table(
                 v_table,
