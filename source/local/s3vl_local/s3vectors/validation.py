@@ -69,7 +69,8 @@ def float32_vector(values: Any, dimension: int, what: str) -> np.ndarray:
         raise ValidationException(f"{what}: data.float32 must be an array of numbers")
     if len(values) != dimension:
         raise ValidationException(
-            f"{what}: vector must have length {dimension}, but has length {len(values)}"
+            f"{what}: vector must have length {dimension}, but has length {len(values)} "
+            f"(the index's dimension is {dimension}; send vectors of that length)"
         )
     if not set(map(type, values)) <= {float, int}:
         # botocore sends non-finite floats as the strings "NaN", "Infinity" and "-Infinity".
