@@ -333,3 +333,18 @@ def test_zero_filled_tail_is_a_torn_write_and_dropped(tmp_path: Path) -> None:
         assert [b["vectorBucketName"] for b in buckets] == ["after", "replay"]
     finally:
         server.stop()
+
+
+def test_bucket_policy_nested_too_deeply_is_a_validation_error(tmp_path: Path) -> None:
+    server = EmulatorServer(data_dir=tmp_path).start()
+    try:
+        c = make_client(server.url)
+        c.create_vector_bucket(vectorBucketName="policy")
+        logged = (tmp_path / FILE_NAME).stat().st_size
+        with pytest.raises(ClientError) as raised:
+            c.put_vector_bucket_policy(vectorBucketName="policy", policy=_DEEP)
+        assert raised.value.response["Error"]["Code"] == "ValidationException"
+        assert "nests too deeply" in raised.value.response["Error"]["Message"]
+        assert (tmp_path / FILE_NAME).stat().st_size == logged
+    finally:
+        server.stop()

@@ -98,6 +98,8 @@ class Operations:
             json.loads(req["policy"])
         except ValueError as e:
             raise ValidationException(f"The bucket policy is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ValidationException("The bucket policy nests too deeply to parse as JSON") from None
         self.catalog.set_bucket_attribute(self._bucket_name(req), "policy", req["policy"])
         return {}
 
