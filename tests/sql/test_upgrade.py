@@ -254,6 +254,12 @@ def test_upgraded_region_that_differs_from_the_arn_is_flagged(sql_stack: SqlStac
 
 def _install_previous_release(stack: SqlStack, dbname: str, tmp_path: Path) -> None:
     """The first release's SQL files, taken from git, installed as that release installed itself."""
+    present = subprocess.run(
+        ["git", "-C", str(REPO), "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"],
+        capture_output=True,
+        check=False,
+    )
+    assert present.returncode == 0, f"needs commit {PREVIOUS_RELEASE} in the clone: git fetch --unshallow"
     listing = subprocess.run(
         ["git", "-C", str(REPO), "ls-tree", "--name-only", PREVIOUS_RELEASE, "source/sql/"],
         capture_output=True, text=True, check=True,
