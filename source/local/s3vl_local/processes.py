@@ -24,6 +24,14 @@ def is_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _is_stopped(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "T"
+
+
 def wait_until_dead(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while is_alive(pid):
@@ -35,19 +43,21 @@ def wait_until_dead(pid: int, timeout_s: float) -> bool:
 
 def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
     """SIGTERM `pid`, wait up to `timeout_s`, then SIGKILL it; returns once it no longer runs."""
-    if not is_alive(pid):
-        return
+    deadline = time.monotonic() + timeout_s
     try:
-        # A stopped (frozen) process is continued first: a SIGTERM sent while it is stopped may, once it
-        # runs, go to any of its threads, and Python only acts on a signal its main thread receives.
-        os.kill(pid, signal.SIGCONT)
-        os.kill(pid, signal.SIGTERM)
+        # A stopped (frozen) process is continued first, and given a moment to run: a SIGTERM sent while
+        # it is stopped, or just as it resumes, may go to another of its threads, and a Python program
+        # blocked in its main thread never acts on it. For the same reason SIGTERM is repeated each second.
+        while is_alive(pid):
+            if _is_stopped(pid):
+                os.kill(pid, signal.SIGCONT)
+                time.sleep(0.1)
+            os.kill(pid, signal.SIGTERM)
+            if wait_until_dead(pid, max(0.0, min(1.0, deadline - time.monotonic()))):
+                return
+            if time.monotonic() >= deadline:
+                os.kill(pid, signal.SIGKILL)
+                wait_until_dead(pid, 5.0)
+                return
     except ProcessLookupError:
         return
-    if wait_until_dead(pid, timeout_s):
-        return
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    wait_until_dead(pid, 5.0)
