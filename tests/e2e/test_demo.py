@@ -9,12 +9,11 @@ import json
 import re
 from decimal import Decimal
 
-import numpy as np
 import pytest
 
 from .conftest import REPO, DemoStack
+from .ground_truth import cosine_ranking, sample
 
-SAMPLE = REPO / "sample-data" / "sample-vectors.json"
 WALKTHROUGH = REPO / "source" / "local" / "demo" / "walkthrough.sql"
 IDENTICAL = [-0.116703, 0.325043, 0.578032, 0.739321, -0.003246]
 BLOG_QUERY = [0.23, -0.41, 0.88, 0.0, 0.03]
@@ -68,17 +67,6 @@ def psql_table(output: str, heading: str, first_column: str | None = None) -> li
     return rows
 
 
-def cosine_ranking(query: list[float], keys: set[str] | None = None) -> list[tuple[str, float]]:
-    """(key, similarity) of the sample vectors, best first, ties by key, as S3 Vectors ranks them."""
-    entries = [e for e in json.loads(SAMPLE.read_text()) if keys is None or e["key"] in keys]
-    matrix = np.array([e["data"]["float32"] for e in entries], dtype=np.float64)
-    q = np.array(query, dtype=np.float64)
-    similarity = matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q))
-    return sorted(
-        ((e["key"], float(s)) for e, s in zip(entries, similarity, strict=True)), key=lambda p: (-p[1], p[0])
-    )
-
-
 @pytest.fixture(scope="module")
 def demo(demo_stack: DemoStack) -> DemoStack:
     for number, run in enumerate(demo_stack.runs, start=1):
@@ -119,7 +107,7 @@ def test_blog_query_finds_vec_001_first(demo: DemoStack) -> None:
     expected = cosine_ranking(BLOG_QUERY)[:5]
     assert [r["vector_id"] for r in rows] == [key for key, _ in expected]
     assert rows[0]["vector_id"] == "vec_001" and float(rows[0]["similarity_score"]) > 0.9999
-    stored = {e["key"]: e["metadata"] for e in json.loads(SAMPLE.read_text())}
+    stored = {e["key"]: e["metadata"] for e in sample()}
     for row, (key, similarity) in zip(rows, expected, strict=True):
         assert float(row["similarity_score"]) == pytest.approx(similarity, abs=2e-6)
         assert float(row["distance"]) == pytest.approx(1 - similarity, abs=2e-6)
@@ -144,8 +132,7 @@ def test_filtered_query_returns_only_category_test(demo: DemoStack) -> None:
     rows = psql_table(demo.runs[-1].stdout, "== Step 5d")
     assert len(rows) == 5
     assert {json.loads(r["metadata"])["category"] for r in rows} == {"test"}
-    test_keys = {e["key"] for e in json.loads(SAMPLE.read_text()) if e["metadata"]["category"] == "test"}
-    assert [r["vector_id"] for r in rows] == [key for key, _ in cosine_ranking(FILTER_QUERY, test_keys)[:5]]
+    assert [r["vector_id"] for r in rows] == [key for key, _ in cosine_ranking(FILTER_QUERY, "test")[:5]]
 
 
 def test_get_vectors_returns_the_requested_ids_in_order(demo: DemoStack) -> None:
@@ -155,7 +142,7 @@ def test_get_vectors_returns_the_requested_ids_in_order(demo: DemoStack) -> None
         ("vec_002", "t"),
         ("vec_048", "t"),
     ]
-    stored = {e["key"]: e["data"]["float32"] for e in json.loads(SAMPLE.read_text())}
+    stored = {e["key"]: e["data"]["float32"] for e in sample()}
     for row in rows:
         values = [float(v) for v in row["embedding"].strip("{}").split(",")]
         assert values == pytest.approx(stored[row["vector_id"]], abs=1e-6)

@@ -1,7 +1,7 @@
 """The original sample's README SQL, verbatim, through psql on the stack the demo left running, on the
 published sample data. Its setup steps (install, configure, register 'demo-index') run first, with the
 placeholder ARNs replaced by the local stack's, as its README says to take them from the stack outputs.
-Every answer is checked against a numpy ground truth computed from sample-data/sample-vectors.json.
+Every answer is checked against the numpy ground truth of ground_truth.py.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
 from .conftest import REPO, DemoStack, clean_environment
+from .ground_truth import cosine_ranking, sample
 
-SAMPLE = REPO / "sample-data" / "sample-vectors.json"
 EXAMPLE_FUNCTION_ARN = "arn:aws:lambda:us-west-2:123456789012:function:s3vl-vector-query"
 EXAMPLE_INDEX_ARN = "arn:aws:s3vectors:us-west-2:123456789012:bucket/s3vl-bucket-xyz/index/s3vl-index-5d"
 INDEX_COLUMNS = [
@@ -94,21 +92,6 @@ class Psql:
         return [self.run(statement) for statement in statements(block)]
 
 
-def sample() -> list[dict[str, Any]]:
-    return list(json.loads(SAMPLE.read_text()))
-
-
-def ranking(query: list[float], category: str | None = None) -> list[tuple[str, float]]:
-    """(key, cosine similarity) best first, ties by key, over the sample (of one category)."""
-    entries = [e for e in sample() if category is None or e["metadata"]["category"] == category]
-    matrix = np.array([e["data"]["float32"] for e in entries], dtype=np.float64)
-    q = np.array(query, dtype=np.float64)
-    scores = matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q))
-    return sorted(
-        ((e["key"], float(s)) for e, s in zip(entries, scores, strict=True)), key=lambda p: (-p[1], p[0])
-    )
-
-
 def by_score(rows: Table) -> list[tuple[float, str]]:
     """(similarity, id) best first, ties by id: the order a tie may take in SQL is not fixed."""
     return sorted(((float(r["similarity_score"]), r["vector_id"]) for r in rows), key=lambda p: (-p[0], p[1]))
@@ -148,13 +131,13 @@ def test_setup_steps_run_and_answer_as_the_original(
 def test_similarity_search_matches_numpy(psql: Psql, setup: object) -> None:
     plain, filtered = psql.block(SIMILARITY)
     assert list(plain[0]) == ["vector_id", "similarity_score", "distance", "metadata"]
-    expected = ranking([0.1, 0.2, 0.3, 0.4, 0.5])[:10]
+    expected = cosine_ranking([0.1, 0.2, 0.3, 0.4, 0.5])[:10]
     assert by_score(plain) == [(pytest.approx(s, abs=2e-6), k) for k, s in expected]
     metadata = {e["key"]: e["metadata"] for e in sample()}
     for row in plain:
         assert float(row["distance"]) == pytest.approx(1 - float(row["similarity_score"]), abs=2e-6)
         assert json.loads(row["metadata"]) == metadata[row["vector_id"]]
-    expected_test = ranking([0.1, 0.2, 0.3, 0.4, 0.5], category="test")[:5]
+    expected_test = cosine_ranking([0.1, 0.2, 0.3, 0.4, 0.5], category="test")[:5]
     assert [r["vector_id"] for r in filtered] == [k for k, _ in expected_test]
     assert {json.loads(r["metadata"])["category"] for r in filtered} == {"test"}
 
@@ -190,7 +173,7 @@ def test_list_vectors_returns_a_page_with_its_next_token(psql: Psql, setup: obje
 def test_join_with_products_relies_on_return_metadata_default_true(psql: Psql, setup: object) -> None:
     [rows] = psql.block(JOIN)
     assert list(rows[0]) == ["product_name", "price", "similarity_score", "vector_id"]
-    nearest = ranking([0.1, 0.2, 0.3, 0.4, 0.5])[:10]
+    nearest = cosine_ranking([0.1, 0.2, 0.3, 0.4, 0.5])[:10]
     expected = [(s, k) for k, s in nearest if int(k[4:]) % 2 == 1]
     assert len(expected) < len(nearest), "the products table should drop some of the nearest vectors"
     assert by_score(rows) == [(pytest.approx(s, abs=2e-6), k) for s, k in expected]
