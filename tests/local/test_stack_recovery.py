@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from s3vl_local import local_aws
+from s3vl_local import local_aws, probes
 from s3vl_local.aurora_shim.installer import set_endpoint
 from s3vl_local.postgres import make_shared_dir
 from s3vl_local.processes import is_alive, stop_pid, wait_until_dead
@@ -191,6 +191,22 @@ def test_up_replaces_a_lambda_service_that_does_not_answer(stack: LocalStack) ->
             stop_pid(frozen)
     assert stack.lambda_service.url() == url and stack.lambda_service.pid() != frozen
     assert index_reachable_through_sql(stack)
+
+
+def test_status_and_up_neither_trip_nor_count_the_emulators_fault_plans(stack: LocalStack) -> None:
+    url, pid = stack.emulator.url(), stack.emulator.pid()
+    assert url is not None
+    plan = {"operation": "*", "error": "ServiceUnavailableException"}  # every operation fails
+    status, _ = probes.http_json(url, "PUT", "/_s3vl/faults", json.dumps(plan).encode())
+    try:
+        assert status == 200
+        assert s3vl_local(stack, "status").returncode == 0
+        assert s3vl_local(stack, "up").returncode == 0
+        assert stack.emulator.pid() == pid  # not restarted: its plans are the user's
+        _, state = probes.http_json(url, "GET", "/_s3vl/faults")
+        assert state["plans"]["*"]["calls"] == 0
+    finally:
+        probes.http_json(url, "DELETE", "/_s3vl/faults")
 
 
 def test_a_pid_file_naming_another_program_is_not_the_daemon(tmp_path: Path) -> None:

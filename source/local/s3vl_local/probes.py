@@ -14,6 +14,7 @@ import subprocess
 from typing import Any
 from urllib.parse import urlsplit
 
+from s3vl_local.fault_plans import CONTROL_PATH
 from s3vl_local.postgres import PG_BIN, SUPERUSER_ROLE, PostgresCluster
 
 PROBE_TIMEOUT_S = 3.0
@@ -35,12 +36,15 @@ def http_json(url: str, method: str, path: str, body: bytes | None = None) -> tu
 
 
 def s3vectors(url: str) -> str | None:
-    """The emulator answers ListVectorBuckets."""
+    """The emulator answers on its control path, which fault plans neither fail nor count, so that asking
+    never disturbs a test that injects faults, nor mistakes an injected error for a dead emulator."""
     try:
-        status, _ = http_json(url, "POST", "/ListVectorBuckets", b"{}")
+        status, state = http_json(url, "GET", CONTROL_PATH)
     except (OSError, ValueError) as error:
         return f"no answer from {url} ({type(error).__name__}: {error})"
-    return None if status == 200 else f"{url} answered ListVectorBuckets with HTTP {status}"
+    if status != 200 or not isinstance(state, dict) or "plans" not in state:
+        return f"{url} answered GET {CONTROL_PATH} with HTTP {status}: not the S3 Vectors emulator"
+    return None
 
 
 def lambda_service(url: str, service_path: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -64,7 +64,7 @@ class Component:
 
 @dataclass
 class Daemon:
-    """A background service of the stack: `python -m <module> --port 0 ...` printing its URL."""
+    """A background service of the stack: `python -m <module> --port PORT ...` printing its URL."""
 
     name: str
     module: str
