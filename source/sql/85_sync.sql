@@ -423,7 +423,7 @@ BEGIN
         IF v_bad.k IS NOT NULL THEN
             PERFORM s3vl._sync_check_embedding(v_sync, v_index, v_bad.k, v_bad.v);
         END IF;
-        EXECUTE pg_catalog.format('INSERT INTO s3vl.sync_outbox (table_oid, vector_id) SELECT $1, t.%I::text FROM %s t ORDER BY 2',
+        EXECUTE pg_catalog.format('INSERT INTO s3vl.sync_outbox (table_oid, vector_id) SELECT $1, t.%1$I::text FROM %2$s t ORDER BY t.%1$I',
                                   sync_table.key_column, v_table)
           USING v_sync.table_oid;
         GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -755,14 +755,15 @@ BEGIN
             END IF;
         END LOOP;
     END LOOP;
-    -- Per-table status last, in oid order: the rows stay locked only until this transaction ends.
+    -- Per-table status last, without waiting: a row another flush is updating keeps that flush's status
+    -- (each change's own error stays in the outbox, see sync_failures).
     UPDATE s3vl.sync_tables s
        SET last_flush_at = CASE WHEN s.table_oid = ANY (v_flushed) THEN pg_catalog.clock_timestamp() ELSE s.last_flush_at END,
            last_error = coalesce(v_errors ->> s.table_oid::text, s.last_error),
            last_error_at = CASE WHEN v_errors ? s.table_oid::text THEN pg_catalog.clock_timestamp() ELSE s.last_error_at END
      WHERE s.table_oid IN (SELECT s2.table_oid FROM s3vl.sync_tables s2
                             WHERE s2.table_oid = ANY (v_flushed) OR v_errors ? s2.table_oid::text
-                            ORDER BY s2.table_oid FOR UPDATE);
+                              FOR UPDATE SKIP LOCKED);
     RETURN QUERY SELECT v_sent, v_failed, (SELECT count(*) FROM s3vl.sync_outbox o WHERE o.state = 'pending');
 END
 $$;

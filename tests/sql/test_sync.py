@@ -434,3 +434,20 @@ def test_uninstall_with_a_synced_table_keeps_the_table_without_triggers(sql_stac
             conn.execute("DROP TABLE kept")
     finally:
         sql_stack.drop_database(dbname)
+
+
+def test_a_key_is_sent_by_one_flusher_at_a_time(
+    sql_stack: SqlStack, conn: psycopg.Connection[Any], make_synced: Callable[..., Synced]
+) -> None:
+    synced = make_synced()
+    sync(conn, synced)
+    conn.execute(f"INSERT INTO {synced.table} (id, emb) VALUES (1, '{{1,0,0,0}}'), (2, '{{0,1,0,0}}')")
+    with sql_stack.connect() as first, sql_stack.connect() as second:
+        first.execute("BEGIN")
+        assert first.execute("SELECT * FROM s3vl.flush(1)").fetchone() == (1, 0, 1)  # owns key 1 until COMMIT
+        conn.execute(f"UPDATE {synced.table} SET emb = '{{0,0,1,0}}' WHERE id = 1")
+        # The new change of key 1 waits for the first flusher; key 2 is free.
+        assert second.execute("SELECT * FROM s3vl.flush()").fetchone() == (1, 0, 2)
+        first.execute("COMMIT")
+        assert second.execute("SELECT * FROM s3vl.flush()").fetchone() == (1, 0, 0)
+    assert_index_equals_table(sql_stack, conn, synced, ["category", "price"])
