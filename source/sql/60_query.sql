@@ -40,7 +40,9 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Pass a vector with as many elements as the index dimension.';
     END IF;
     IF pg_catalog.array_position(p_vector, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION '% has a NULL element at position %', p_argument, pg_catalog.array_position(p_vector, NULL)
+        -- Positions count from 1 whatever the array's lower bound.
+        RAISE EXCEPTION '% has a NULL element at position %', p_argument,
+                pg_catalog.array_position(p_vector, NULL) - pg_catalog.array_lower(p_vector, 1) + 1
             USING ERRCODE = '22023', HINT = 'Replace NULL elements with numbers.';
     END IF;
     IF 'NaN'::double precision = ANY (p_vector) OR 'Infinity'::double precision = ANY (p_vector)

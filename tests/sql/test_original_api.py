@@ -298,6 +298,10 @@ def test_query_vector_with_any_lower_bound(conn: Any, demo: Any) -> None:
         "top_k => 3)"
     ).fetchall()
     assert [r[0] for r in rows] == [k for k, _ in demo.ranking(np.array(BLOG_QUERY))[:3]]
+    error = raises_sqlstate(
+        conn, "SELECT * FROM s3vl.query_vectors('[0:4]={0.23,NULL,0.88,0.0,0.03}'::float8[], 'demo-index')"
+    )
+    assert error.sqlstate == "22023" and "NULL element at position 2" in str(error)
 
 
 def test_registry_functions(sql_stack: SqlStack, conn: Any, demo: Any) -> None:
