@@ -451,3 +451,34 @@ def test_a_key_is_sent_by_one_flusher_at_a_time(
         first.execute("COMMIT")
         assert second.execute("SELECT * FROM s3vl.flush()").fetchone() == (1, 0, 0)
     assert_index_equals_table(sql_stack, conn, synced, ["category", "price"])
+
+
+def test_a_partitioned_table_with_typed_metadata(
+    sql_stack: SqlStack, conn: psycopg.Connection[Any], make_synced: Callable[..., Synced]
+) -> None:
+    synced = make_synced()
+    table = "public.sync_parted"
+    conn.execute(
+        f"CREATE TABLE {table} (id bigint PRIMARY KEY, emb real[], day date, tags text[], hot boolean) "
+        "PARTITION BY RANGE (id)"
+    )
+    conn.execute(f"CREATE TABLE {table}_low PARTITION OF {table} FOR VALUES FROM (0) TO (100)")
+    conn.execute(f"CREATE TABLE {table}_high PARTITION OF {table} FOR VALUES FROM (100) TO (200)")
+    try:
+        conn.execute("SELECT s3vl.sync_table(%s, %s, 'id', 'emb', '{day,tags,hot}')", (table, synced.index))
+        conn.execute(
+            f"INSERT INTO {table} VALUES (1, '{{1,0,0,0}}', '2026-12-03', '{{a,b}}', true), "
+            f"(150, '{{0,1,0,0}}', NULL, '{{}}', false)"
+        )
+        conn.execute(f"UPDATE {table} SET id = 151 WHERE id = 150")  # moves between keys, same partition
+        assert flush(conn) == (3, 0, 0)
+        content = index_content(sql_stack, synced.index)
+        assert sorted(content) == ["1", "151"]
+        first = {k: v for k, v in content["1"][1].items() if k != "s3vl_version"}
+        assert first == {"day": "2026-12-03", "tags": ["a", "b"], "hot": True}
+        # NULL and the empty array are left out: S3 Vectors rejects empty lists.
+        assert {k for k in content["151"][1] if k != "s3vl_version"} == {"hot"}
+        assert conn.execute("SELECT * FROM s3vl.reconcile(%s)", (table,)).fetchall() == []
+    finally:
+        conn.execute("SELECT s3vl.unsync_table(%s, discard_pending => true)", (table,))
+        conn.execute(f"DROP TABLE {table}")
