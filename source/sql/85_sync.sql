@@ -465,7 +465,6 @@ BEGIN
         RAISE EXCEPTION 'permission denied: % needs TRIGGER on % to unsync it', SESSION_USER, v_sync.table_name
             USING ERRCODE = '42501', HINT = pg_catalog.format('GRANT TRIGGER ON %s TO %I;', v_sync.table_name, SESSION_USER);
     END IF;
-    -- Lock out flushers of this table's entries (they hold them FOR UPDATE while sending).
     SELECT count(*) INTO v_waiting FROM s3vl.sync_outbox o WHERE o.table_oid = v_sync.table_oid;
     IF v_waiting > 0 AND NOT coalesce(unsync_table.discard_pending, false) THEN
         RAISE EXCEPTION 'table % has % change(s) not yet in index %', v_sync.table_name, v_waiting,
@@ -474,6 +473,7 @@ BEGIN
                   HINT = pg_catalog.format('Run SELECT * FROM s3vl.flush(); until nothing is pending (failed changes: '
                                            'see s3vl.sync_status()), or pass discard_pending => true to drop them.');
     END IF;
+    -- Wait for a flush sending this table's changes (it holds them FOR UPDATE) before discarding them.
     PERFORM 1 FROM s3vl.sync_outbox o WHERE o.table_oid = v_sync.table_oid FOR UPDATE;
     DELETE FROM s3vl.sync_outbox o WHERE o.table_oid = v_sync.table_oid;
     GET DIAGNOSTICS v_waiting = ROW_COUNT;
@@ -526,7 +526,8 @@ BEGIN
 END
 $$;
 
--- Send the owned changes of one table: p_keys (with their put items, or NULL for a delete) in batches
+-- Send the owned changes of one table: p_items (put items, or for deletes the keys as JSON strings), one
+-- per key of p_keys, in batches
 -- under the service's 500 per call and the Lambda payload limit. A batch the service refuses as invalid
 -- is halved until the change at fault is alone, which is parked as failed; a batch that fails for any
 -- other reason stays pending with a backoff, and the flush stops (the next batches would fail alike).
