@@ -2,8 +2,8 @@
 
 - the ORIGINAL AWS sample (sample-rds-lambda-s3vector-integration): its tables, triggers, types and
   functions are built here from the facts of its public surface (docs/upgrading.md), with rows in them;
-- this project's first release (schema without s3vl.version()): installed from git at the commit
-  before the upgrade path existed.
+- this project's first release (schema without s3vl.version()): its SQL files as released, kept in
+  tests/sql/releases/0.1.0.
 
 Each upgraded database must keep its configuration and registry, work at once, and end with exactly
 the catalog of a fresh install (nothing left over); running install.sql again changes nothing.
@@ -11,7 +11,6 @@ the catalog of a fresh install (nothing left over); running install.sql again ch
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .conftest import REPO, SqlStack, raises_sqlstate
+from .conftest import SqlStack, raises_sqlstate
 
-# The last commit whose schema has no version(): this project's first release.
-PREVIOUS_RELEASE = "ea2afb2df37047b0d0dc97945c36e5a7df917a0a"
+# This project's first release (commit ea2afb2, schema without version()): its source/sql files, kept
+# verbatim here so that the test needs no git history (CI may clone shallow).
+PREVIOUS_RELEASE_SQL = Path(__file__).parent / "releases" / "0.1.0"
 
 # The original sample's objects, written from its documented surface. The function bodies stand in for
 # the original's (they are replaced by the upgrade); tables, defaults, triggers and types are its shape.
@@ -252,34 +252,18 @@ def test_upgraded_region_that_differs_from_the_arn_is_flagged(sql_stack: SqlStac
         )
 
 
-def _install_previous_release(stack: SqlStack, dbname: str, tmp_path: Path) -> None:
-    """The first release's SQL files, taken from git, installed as that release installed itself."""
-    present = subprocess.run(
-        ["git", "-C", str(REPO), "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"],
-        capture_output=True,
-        check=False,
-    )
-    assert present.returncode == 0, f"needs commit {PREVIOUS_RELEASE} in the clone: git fetch --unshallow"
-    listing = subprocess.run(
-        ["git", "-C", str(REPO), "ls-tree", "--name-only", PREVIOUS_RELEASE, "source/sql/"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    assert "source/sql/install.sql" in listing
-    for path in listing:
-        text = subprocess.run(
-            ["git", "-C", str(REPO), "show", f"{PREVIOUS_RELEASE}:{path}"], capture_output=True, check=True
-        ).stdout
-        (tmp_path / Path(path).name).write_bytes(text)
-    done = stack.psql("-f", str(tmp_path / "install.sql"), dbname=dbname)
+def _install_previous_release(stack: SqlStack, dbname: str) -> None:
+    """The first release's SQL files (tests/sql/releases/0.1.0), installed as it installed itself."""
+    done = stack.psql("-f", str(PREVIOUS_RELEASE_SQL / "install.sql"), dbname=dbname)
     assert done.returncode == 0, done.stderr
 
 
 def test_upgrade_from_the_previous_release_keeps_config_and_registry(
-    sql_stack: SqlStack, old_db: str, fresh_catalog: set[str], tmp_path: Path
+    sql_stack: SqlStack, old_db: str, fresh_catalog: set[str]
 ) -> None:
     walk = sql_stack.indexes["test-index-5d"]
     euc = sql_stack.indexes["euc-8"]
-    _install_previous_release(sql_stack, old_db, tmp_path)
+    _install_previous_release(sql_stack, old_db)
     with sql_stack.connect(dbname=old_db) as conn:
         # The previous release's call shapes.
         assert conn.execute("SELECT s3vl.configure(%s, NULL, 25)", (sql_stack.function_arn,)).fetchone()[0]

@@ -1,0 +1,138 @@
+-- Similarity search.
+
+-- Check one vector against a registered index and return it as a JSON array; 22023 otherwise.
+-- Accepts any numeric array type through the implicit cast to double precision[]. The index stores
+-- float32, so each element is rounded to float32 here, as S3 Vectors would round it, and written with
+-- the shortest digits that read back as that float32 (extra_float_digits pinned): about 8.5 KB for 768
+-- elements instead of 15 KB of double digits, and every JSON reader and writer along the chain (the
+-- Lambda runtime, boto3, the service) parses and prints half the digits. json, not jsonb: numbers are
+-- written once instead of going through numeric and back.
+DROP FUNCTION IF EXISTS s3vl._vector_json(double precision[], s3vl.index_registry, text);
+CREATE FUNCTION s3vl._vector_json(
+    p_vector double precision[], p_index s3vl.index_registry, p_argument text)
+RETURNS json
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 3
+AS $$
+DECLARE
+    v_rounded real[];
+BEGIN
+    IF p_vector IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', p_argument
+            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass an array of %s numbers.', p_index.dimension);
+    END IF;
+    IF pg_catalog.array_ndims(p_vector) IS DISTINCT FROM 1 THEN
+        RAISE EXCEPTION '% must be a one-dimensional array with % elements, got %', p_argument, p_index.dimension,
+                CASE WHEN pg_catalog.cardinality(p_vector) = 0 THEN 'an empty array'
+                     ELSE pg_catalog.format('a %s-dimensional array', pg_catalog.array_ndims(p_vector)) END
+            USING ERRCODE = '22023',
+                  HINT = pg_catalog.format('Pass ARRAY[x1, ..., x%s] for index %s.', p_index.dimension, p_index.index_name);
+    END IF;
+    IF pg_catalog.cardinality(p_vector) <> p_index.dimension THEN
+        RAISE EXCEPTION '% has % elements but index % has dimension %', p_argument, pg_catalog.cardinality(p_vector),
+                pg_catalog.quote_literal(p_index.index_name), p_index.dimension
+            USING ERRCODE = '22023', HINT = 'Pass a vector with as many elements as the index dimension.';
+    END IF;
+    IF pg_catalog.array_position(p_vector, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION '% has a NULL element at position %', p_argument, pg_catalog.array_position(p_vector, NULL)
+            USING ERRCODE = '22023', HINT = 'Replace NULL elements with numbers.';
+    END IF;
+    IF 'NaN'::double precision = ANY (p_vector) OR 'Infinity'::double precision = ANY (p_vector)
+       OR '-Infinity'::double precision = ANY (p_vector) THEN
+        RAISE EXCEPTION '% contains NaN or Infinity', p_argument
+            USING ERRCODE = '22023', HINT = 'S3 Vectors accepts finite numbers only.';
+    END IF;
+    -- 2^128 - 2^103: from this magnitude on, rounding to float32 gives Infinity.
+    IF 3.4028235677973366e38::double precision <= ANY (p_vector) OR -3.4028235677973366e38::double precision >= ANY (p_vector) THEN
+        RAISE EXCEPTION '% has an element beyond the float32 range (largest magnitude 3.4028235e38)', p_argument
+            USING ERRCODE = '22023', HINT = 'S3 Vectors stores float32: scale the vector into that range.';
+    END IF;
+    BEGIN
+        v_rounded := p_vector::real[];
+    EXCEPTION WHEN numeric_value_out_of_range THEN
+        -- PostgreSQL refuses to round a non-zero magnitude at or below 2^-150 to float32's zero; the
+        -- service would store zero, so send zero.
+        v_rounded := ARRAY(
+            SELECT CASE WHEN pg_catalog.abs(x) <= 7.006492321624085e-46::double precision THEN 0 ELSE x END::real
+              FROM pg_catalog.unnest(p_vector) WITH ORDINALITY AS u(x, n) ORDER BY n);
+    END;
+    IF p_index.distance_metric = 'cosine' AND 0 = ALL (v_rounded) THEN
+        RAISE EXCEPTION '% is the zero vector once rounded to float32, which has no direction on the cosine index %',
+                p_argument, pg_catalog.quote_literal(p_index.index_name)
+            USING ERRCODE = '22023', HINT = 'Pass a vector with at least one element of magnitude above 1e-45.';
+    END IF;
+    RETURN pg_catalog.array_to_json(v_rounded);
+END
+$$;
+
+-- A vector's metadata as returned to SQL: the object, or NULL when the vector has none.
+CREATE OR REPLACE FUNCTION s3vl._metadata(p_metadata jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(p_metadata) = 'object' AND p_metadata <> '{}'::jsonb THEN p_metadata END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.query_vectors(
+    index_name text,
+    query_vector double precision[],
+    top_k integer DEFAULT 10,
+    return_metadata boolean DEFAULT false,
+    metadata_filter jsonb DEFAULT NULL)
+RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_index s3vl.index_registry;
+    v_request json;
+    v_result jsonb;
+BEGIN
+    v_index := s3vl._index(query_vectors.index_name);
+    IF query_vectors.top_k IS NULL OR query_vectors.top_k NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'top_k must be between 1 and 10000, got %', coalesce(query_vectors.top_k::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Pass top_k => n with 1 <= n <= 10000.';
+    END IF;
+    IF query_vectors.return_metadata IS NULL THEN
+        RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
+    END IF;
+    IF query_vectors.metadata_filter IS NOT NULL
+       AND (pg_catalog.jsonb_typeof(query_vectors.metadata_filter) <> 'object' OR query_vectors.metadata_filter = '{}'::jsonb) THEN
+        RAISE EXCEPTION 'metadata_filter must be a non-empty JSON object, got %', query_vectors.metadata_filter
+            USING ERRCODE = '22023',
+                  HINT = 'Pass e.g. ''{"category": "test"}''::jsonb, or NULL for no filter.';
+    END IF;
+    -- Built as json (see s3vl._invoke_request): the vector is written once, never converted to jsonb.
+    v_request := pg_catalog.json_build_object(
+        'operation', 'query_vectors',
+        'contract_version', 1,
+        'index_arn', v_index.index_arn,
+        'query_vector', s3vl._vector_json(query_vectors.query_vector, v_index, 'query_vector'),
+        'top_k', query_vectors.top_k,
+        'return_metadata', query_vectors.return_metadata);
+    IF query_vectors.metadata_filter IS NOT NULL THEN
+        -- The object's closing brace moves after the filter.
+        v_request := (pg_catalog.left(v_request::text, -1)
+                      || pg_catalog.format(', "filter" : %s}', query_vectors.metadata_filter))::json;
+    END IF;
+
+    v_result := s3vl._invoke_request('query_vectors', v_request);
+    IF pg_catalog.jsonb_typeof(v_result -> 'vectors') IS DISTINCT FROM 'array' THEN
+        PERFORM s3vl._raise_invalid_response('query_vectors', 'no "vectors" array');
+    END IF;
+
+    RETURN QUERY
+        SELECT e ->> 'key',
+               (e ->> 'similarity')::double precision,
+               (e ->> 'distance')::double precision,
+               CASE WHEN query_vectors.return_metadata THEN s3vl._metadata(e -> 'metadata') END
+          FROM pg_catalog.jsonb_array_elements(v_result -> 'vectors') WITH ORDINALITY AS t(e, n)
+         ORDER BY t.n;
+END
+$$;
+COMMENT ON FUNCTION s3vl.query_vectors(text, double precision[], integer, boolean, jsonb) IS
+    'The top_k nearest vectors to query_vector, best first: id, similarity (1.0 = same direction for cosine), '
+    'distance as S3 Vectors reports it, and metadata when return_metadata.';
