@@ -2,7 +2,7 @@
 # Build the Lambda deployment zip reproducibly: the same sources (and the same botocore model) give
 # the same bytes. Usage: package.sh [OUTPUT_ZIP]   (default: build/sample-rds-lambda-s3vector.zip)
 #
-# The zip holds lambda_function.py, the s3vl_lambda package and botocore's s3vectors service model
+# The zip holds lambda_function.py, the s3vl_lambda package (with its contract.json) and botocore's s3vectors service model
 # under sdk-models/ (AWS_DATA_PATH layout, uncompressed .json so that any botocore can read it).
 # boto3/botocore themselves come from the Lambda runtime: see docs/lambda-packaging.md.
 set -euo pipefail
@@ -18,7 +18,8 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 
 cp "$here/src/lambda_function.py" "$stage/"
-(cd "$here/src" && find s3vl_lambda -name '*.py' -print0 | xargs -0 -I{} cp --parents {} "$stage/")
+# The package's modules and its contract (contract.json, read at import time).
+(cd "$here/src" && find s3vl_lambda \( -name '*.py' -o -name '*.json' \) -print0 | xargs -0 -I{} cp --parents {} "$stage/")
 
 # The s3vectors model of the botocore this project pins (pyproject.toml), every file of it.
 "$python" - "$stage/sdk-models" <<'PY'

@@ -10,10 +10,10 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import botocore.session
 from botocore.config import Config
 
 from . import HANDLER_VERSION, deadline
+from .sdk import sdk_session
 
 if TYPE_CHECKING:
     from mypy_boto3_s3vectors import S3VectorsClient
@@ -25,20 +25,8 @@ CONNECT_TIMEOUT_S = (0.5, 2.0)  # bounds of the connect timeout
 READ_TIMEOUT_S = (1.0, 30.0)  # bounds of the read timeout
 
 _lock = threading.Lock()
-_botocore_session: botocore.session.Session | None = None
 _boto3_session: boto3.session.Session | None = None
 _clients: dict[str, S3VectorsClient] = {}
-
-
-def sdk_session() -> botocore.session.Session:
-    """The container's botocore session; limits.py reads the service model through its loader,
-    so the model is parsed once for validation and clients alike."""
-    global _botocore_session, _boto3_session
-    with _lock:
-        if _botocore_session is None:
-            _botocore_session = botocore.session.get_session()
-            _boto3_session = boto3.session.Session(botocore_session=_botocore_session)
-        return _botocore_session
 
 
 def timeouts_for(budget_s: float) -> tuple[float, float]:
@@ -55,8 +43,11 @@ def timeouts_for(budget_s: float) -> tuple[float, float]:
 def client_for(region: str) -> S3VectorsClient:
     """The region's client; its timeouts come from the remaining time of the invocation that
     created it (every invocation of a function starts with the same timeout)."""
-    sdk_session()
+    global _boto3_session
     with _lock:
+        if _boto3_session is None:
+            # Built on the botocore session limits.py reads the model through: the model is parsed once.
+            _boto3_session = boto3.session.Session(botocore_session=sdk_session())
         client = _clients.get(region)
         if client is None:
             client = _create(region)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from .errors import HandlerError
 
@@ -19,10 +19,6 @@ from .errors import HandlerError
 RESERVE_S = 0.5
 # Without a Lambda context (local tools, tests) the budget is this generous constant.
 UNBOUNDED_S = 60.0
-
-
-class LambdaContext(Protocol):
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 class Deadline:

@@ -15,10 +15,10 @@ from botocore.exceptions import (
     ConnectionError as BotocoreConnectionError,
 )
 
-# Codes whose cause may go away on its own: the caller may retry the same request.
-RETRYABLE_CODES = frozenset(
-    {"THROTTLED", "SERVICE_UNAVAILABLE", "AWS_TIMEOUT", "ENDPOINT_UNREACHABLE", "DEADLINE_EXCEEDED"}
-)
+from .contract import ERRORS
+
+# Codes whose cause may go away on its own (contract.json "retryable"): the caller may retry the request.
+RETRYABLE_CODES = frozenset(code for code, error in ERRORS.items() if error.retryable)
 
 # AWS error code -> (contract code, what the caller should do about it).
 _AWS_CODES: dict[str, tuple[str, str]] = {

@@ -8,18 +8,11 @@ import uuid
 from typing import Any
 
 from . import deadline, limits, logs
-from .contract import COMMON_FIELDS, CONTRACT_VERSION, OPERATION_FIELDS, failure, success
+from .contract import COMMON_FIELDS, CONTRACT_VERSION, OPERATION_FIELDS, OPERATIONS, failure, success
 from .errors import HandlerError
 from .operations import RUNNERS
 from .requests import PARSERS
 from .validation import json_type
-
-# What to ask for less of when a response would not fit Lambda's synchronous limit.
-_REDUCE = {
-    "query_vectors": "lower top_k or set return_metadata false",
-    "get_vectors": "request fewer keys per call or set return_data false",
-    "list_vectors": "lower max_results or set return_data false",
-}
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
@@ -107,5 +100,5 @@ def _check_size(envelope: dict[str, Any], operation: str) -> None:
             "RESPONSE_TOO_LARGE",
             f"the {operation} response would be {size} bytes, over Lambda's "
             f"{limits.LAMBDA_RESPONSE_BYTES}-byte synchronous response limit: "
-            f"{_REDUCE.get(operation, 'ask for less per call')}",
+            f"{OPERATIONS[operation].reduce}",
         )

@@ -2,7 +2,8 @@
 
 Where botocore's s3vectors model states a limit it is read from there (the model the function
 runs with), so a service change arrives with a new model rather than a code edit. The rest are
-documented service limits the model cannot express.
+documented service limits the model cannot express, stated in the contract (contract.json "limits"),
+the file the SQL schema's limits are generated from too.
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .clients import sdk_session
+from .contract import LIMITS
+from .sdk import sdk_session
 
 # QueryVectors topK: the service accepts up to 10,000 (raised from 100 in June 2026), but the
-# model's topK shape has carried no maximum or the old 100, so the contract's bound is fixed here.
-TOP_K_MAX = 10_000
-METADATA_TOTAL_BYTES = 40 * 1024  # per vector, UTF-8 bytes of the metadata JSON
-METADATA_FILTERABLE_BYTES = 2 * 1024  # per vector, enforced by the service (see put_vectors)
-METADATA_MAX_KEYS = 50
-PUT_REQUEST_BYTES = 20 * 1024 * 1024  # PutVectors request payload cap
-LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024  # synchronous invocation response cap
+# model's topK shape has carried no maximum or the old 100, so the contract's bound is the one used.
+TOP_K_MAX = LIMITS["top_k_max"]
+METADATA_TOTAL_BYTES = LIMITS["metadata_total_bytes"]  # per vector, UTF-8 bytes of the metadata JSON
+METADATA_MAX_KEYS = LIMITS["metadata_max_keys"]
+PUT_REQUEST_BYTES = LIMITS["put_request_bytes"]  # PutVectors request payload cap
+LAMBDA_RESPONSE_BYTES = LIMITS["lambda_response_bytes"]  # synchronous invocation response cap
 # Magnitudes from 2**128 - 2**103 (FLT_MAX plus half its last unit) round to Infinity in float32; smaller
 # ones round to a finite float32, so "3.4028235e+38", the shortest text of FLT_MAX, is in range.
 FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 # Filters nested through $and / $or: S3 Vectors documents no limit, so s3vl sets one (docs/sql-reference.md)
 # well below where a recursive check, botocore's serializer or a runtime's JSON parser would fail.
-FILTER_MAX_DEPTH = 32
+FILTER_MAX_DEPTH = LIMITS["filter_max_depth"]
 
 
 @dataclass(frozen=True)

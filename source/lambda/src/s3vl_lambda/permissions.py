@@ -1,22 +1,16 @@
-"""The one source of truth for which S3 Vectors IAM actions each handler operation calls.
+"""Which S3 Vectors IAM actions each handler operation calls, as the contract (contract.json) states them.
 
 The CloudFormation execution role is tested against this map (tests/cfn): the role must grant
 exactly the union of these actions, scoped to the index, and nothing else on s3vectors.
+QueryVectors with a filter or returnMetadata, and ListVectors with returnData or returnMetadata, are
+authorised against s3vectors:GetVectors as well; the handler may do either.
 """
 
 from __future__ import annotations
 
-# QueryVectors with a filter or returnMetadata, and ListVectors with returnData or returnMetadata,
-# are authorised against s3vectors:GetVectors as well; the handler may do either.
-OPERATION_ACTIONS: dict[str, frozenset[str]] = {
-    "health": frozenset({"s3vectors:GetIndex"}),
-    "get_index": frozenset({"s3vectors:GetIndex"}),
-    "query_vectors": frozenset({"s3vectors:QueryVectors", "s3vectors:GetVectors"}),
-    "get_vectors": frozenset({"s3vectors:GetVectors"}),
-    "list_vectors": frozenset({"s3vectors:ListVectors", "s3vectors:GetVectors"}),
-    "put_vectors": frozenset({"s3vectors:PutVectors"}),
-    "delete_vectors": frozenset({"s3vectors:DeleteVectors"}),
-}
+from .contract import OPERATIONS
+
+OPERATION_ACTIONS: dict[str, frozenset[str]] = {name: op.actions for name, op in OPERATIONS.items()}
 
 
 def required_actions() -> frozenset[str]:

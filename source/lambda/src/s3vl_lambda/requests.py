@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import filters, limits, validation
+from .contract import OPERATIONS
 from .errors import HandlerError
 from .validation import IndexArn
 
@@ -178,12 +179,5 @@ def delete_vectors(event: dict[str, Any]) -> DeleteRequest:
     return DeleteRequest(index, validation.keys(validation.required(event, "keys"), "keys"))
 
 
-PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "health": health,
-    "get_index": get_index,
-    "query_vectors": query_vectors,
-    "get_vectors": get_vectors,
-    "list_vectors": list_vectors,
-    "put_vectors": put_vectors,
-    "delete_vectors": delete_vectors,
-}
+# Each contract operation is parsed by the function of this module that bears its name.
+PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {name: globals()[name] for name in OPERATIONS}
