@@ -10,6 +10,8 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 # The local stack's state (make up/down, make demo); s3vl-local reads the same variable.
 S3VL_STATE_DIR ?= .local
+# none (no delay) or aws: delays and rate limits as on AWS (docs/local-stack.md, "Latency profiles").
+S3VL_LATENCY_PROFILE ?= none
 CFN_TEMPLATE := deployment/cloudformation/template.yaml
 # Regions with S3 Vectors, so the lint covers regional differences in resource and runtime support.
 CFN_LINT_REGIONS := us-east-1 us-east-2 us-west-2 eu-central-1 eu-west-1 ap-southeast-2 ap-northeast-1
@@ -47,7 +49,7 @@ package: ## build source/lambda/build/sample-rds-lambda-s3vector.zip
 	source/lambda/package.sh
 
 up: setup package ## start the local stack (PostgreSQL + shim, S3 Vectors emulator, Lambda service); writes .local/stack.env
-	$(BIN)/s3vl-local up --state-dir $(S3VL_STATE_DIR)
+	$(BIN)/s3vl-local up --state-dir $(S3VL_STATE_DIR) --latency-profile $(S3VL_LATENCY_PROFILE)
 
 down: ## stop every process of the local stack
 	@if [ -x $(BIN)/s3vl-local ]; then $(BIN)/s3vl-local down --state-dir $(S3VL_STATE_DIR); fi

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from s3vl_local import local_aws, probes
+from s3vl_local import latency_profiles, local_aws, probes
 from s3vl_local.aurora_shim.installer import ENDPOINT_SETTING, install_shim
 from s3vl_local.lambda_service.functions import function_arn
 from s3vl_local.lambda_service.server import DEAD_LETTER_DIR, SERVICE_PATH
@@ -84,6 +84,11 @@ class Daemon:
         return self.run_dir / f"{self.name}.log"
 
     @property
+    def args_file(self) -> Path:
+        """The arguments it runs with; start() restarts a daemon that runs with others."""
+        return self.run_dir / f"{self.name}.args"
+
+    @property
     def port_file(self) -> Path:
         """The port it last served on; kept by stop(), so that a restart binds the same port."""
         return self.run_dir / f"{self.name}.port"
@@ -119,10 +124,13 @@ class Daemon:
             return None
 
     def start(self) -> str:
-        """Start unless running, on the recorded port when it is free, else on any; return its URL."""
+        """Start unless running with these arguments (a latency profile, say), on the recorded port when it
+        is free, else on any; return its URL."""
         url = self.url()
-        if url:
+        if url and self._runs_with_args():
             return url
+        if url:
+            self.stop()
         port = self.recorded_port()
         if port is not None and _bindable(port, PORT_FREE_WAIT_S):
             try:
@@ -143,6 +151,7 @@ class Daemon:
                 cwd=REPO,
             )
         self.pid_file.write_text(str(process.pid))
+        self.args_file.write_text("\0".join(self.args))
         marker = "listening on "
         deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -160,6 +169,12 @@ class Daemon:
             f"{self.name} did not start: see {self.log_file}\n{self.log_file.read_text()[-2000:]}"
         )
 
+    def _runs_with_args(self) -> bool:
+        try:
+            return self.args_file.read_text() == "\0".join(self.args)
+        except FileNotFoundError:
+            return True  # started before arguments were recorded: leave it be
+
     def stop(self) -> None:
         pid = self.pid()
         if pid is not None:
@@ -171,7 +186,15 @@ class Daemon:
 class LocalStack:
     """The local stack with its state in `state_dir`; PGDATABASE is `dbname` (the shim is installed there)."""
 
-    def __init__(self, state_dir: Path, dbname: str = "s3vl", zip_path: Path = DEFAULT_ZIP) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        dbname: str = "s3vl",
+        zip_path: Path = DEFAULT_ZIP,
+        latency_profile: str = latency_profiles.NONE,
+    ) -> None:
+        latency_profiles.profile(latency_profile)  # an unknown name fails here, not in a daemon
+        self.latency_profile = latency_profile
         self.state_dir = Path(state_dir).absolute()
         self.dbname = dbname
         self.zip_path = zip_path
@@ -180,7 +203,7 @@ class LocalStack:
         self.emulator = Daemon(
             "s3vectors",
             "s3vl_local.s3vectors",
-            ["--data-dir", str(self.state_dir / "s3vectors")],
+            ["--data-dir", str(self.state_dir / "s3vectors"), "--latency-profile", latency_profile],
             self.run_dir,
         )
         # Its arguments name the emulator's URL, known once the emulator runs: set in start().
@@ -198,6 +221,7 @@ class LocalStack:
         s3vectors_url = self._answering(self.emulator, probes.s3vectors)
         self.lambda_service.args = ["--state-dir", str(self.lambda_state_dir)]
         self.lambda_service.args += ["--function-env", f"{S3VECTORS_ENV}={s3vectors_url}"]
+        self.lambda_service.args += ["--latency-profile", self.latency_profile]
         lambda_url = self._answering(
             self.lambda_service, lambda url: self._lambda_problem(url, s3vectors_url)
         )

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from s3vl_local.lambda_service.server import DEFAULT_CONCURRENCY_LIMIT, LambdaService
+from s3vl_local.latency_profiles import NONE, PROFILES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
         help="environment variable for every function (e.g. AWS_ENDPOINT_URL_S3VECTORS=http://...)",
     )
     parser.add_argument("--concurrency-limit", type=int, default=DEFAULT_CONCURRENCY_LIMIT)
+    parser.add_argument(
+        "--latency-profile",
+        choices=PROFILES,
+        default=NONE,
+        help="add Lambda's invoke overhead and cold start (default none; see docs/local-stack.md)",
+    )
     args = parser.parse_args(argv)
     function_env = {}
     for item in args.function_env:
@@ -32,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         function_env[name] = value
 
     service = LambdaService(
-        args.state_dir, args.host, args.port, function_env, concurrency_limit=args.concurrency_limit
+        args.state_dir,
+        args.host,
+        args.port,
+        function_env,
+        concurrency_limit=args.concurrency_limit,
+        latency_profile=args.latency_profile,
     ).start()
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -31,6 +31,7 @@ from s3vl_local.lambda_service.functions import (
     function_arn,
     parse_function_ref,
 )
+from s3vl_local.lambda_service.latency import InvokeLatency
 from s3vl_local.lambda_service.lean_http import LeanHttpHandler
 from s3vl_local.lambda_service.runtime_api import Invocation
 from s3vl_local.lambda_service.workers import FunctionPool, Outcome
@@ -86,6 +87,7 @@ class LambdaService:
         function_env: dict[str, str] | None = None,
         concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT,
         event_retry_delays_s: tuple[float, ...] = EVENT_RETRY_DELAYS_S,
+        latency_profile: str = "none",
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +104,7 @@ class LambdaService:
         self._stopping = threading.Event()  # ends the waits between retries of Event invocations
         self.dead_letter_dir = self.state_dir / DEAD_LETTER_DIR
         self.faults = FaultInjector()  # run-time fault plans, also on CONTROL_PATH
+        self.latency = InvokeLatency(latency_profile)  # raises ValueError for an unknown profile
         self._http = _ApiServer((host, port), self)
         self._thread = threading.Thread(target=self._http.serve_forever, name="lambda-service", daemon=True)
 
@@ -141,6 +144,7 @@ class LambdaService:
             "account": ACCOUNT,
             "function_env": dict(self.function_env),
             "concurrency_limit": self.concurrency_limit,
+            "latency_profile": self.latency.profile.name,
             "state_dir": str(self.state_dir.absolute()),
         }
 
@@ -193,6 +197,7 @@ class LambdaService:
         fault = self.faults.before_invoke(name)  # may wait or throttle; a crash or timeout acts on the worker
         worker = pool.acquire(function, wait=False)
         try:
+            self.latency.wait(worker.cold)
             outcome = fault.run(worker, invocation) if fault else worker.invoke(invocation)
         finally:
             pool.release(worker, self._generation(name))

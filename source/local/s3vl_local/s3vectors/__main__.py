@@ -12,6 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ..latency_profiles import NONE, PROFILES
 from .catalog import DEFAULT_COMPACT_MIN_BYTES
 from .errors import ValidationException
 from .server import EmulatorServer
@@ -48,9 +49,19 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON file with a fault plan or an array of them, active from the first request "
         "(as PUT on /_s3vl/faults; see docs/s3vectors-emulator.md)",
     )
+    parser.add_argument(
+        "--latency-profile",
+        choices=PROFILES,
+        default=NONE,
+        help="delay and throttle requests as the service does (default none; see docs/local-stack.md)",
+    )
     args = parser.parse_args(argv)
     server = EmulatorServer(
-        data_dir=args.data_dir, host=args.host, port=args.port, compact_min_bytes=args.compact_min_bytes
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        compact_min_bytes=args.compact_min_bytes,
+        latency_profile=args.latency_profile,
     )
     if args.faults is not None:
         try:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .catalog import DEFAULT_COMPACT_MIN_BYTES, Catalog
 from .errors import InternalServerException, S3VectorsError, ValidationException
 from .faults import CONTROL_PREFIX, DropConnection, FaultInjector
+from .latency import EmulatorLatency
 from .model import validate_input
 from .operations import Operations
 
@@ -41,6 +42,7 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.operations = operations
         self.faults = faults
+        self.latency = EmulatorLatency()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -77,6 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
                 operation, params = self._route(body)
                 self.server.faults.before(operation)  # before validation and the operation: no write
                 validate_input(operation, params)
+                self.server.latency.before(operation, params)  # may throttle (429) or wait: no write yet
                 payload = self.server.operations.handlers[operation](params)
             status, headers = 200, {}
         except DropConnection:
@@ -186,6 +189,7 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         compact_min_bytes: int | None = DEFAULT_COMPACT_MIN_BYTES,
+        latency_profile: str = "none",
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.compact_min_bytes = compact_min_bytes
@@ -196,12 +200,14 @@ class EmulatorServer:
         self.operations: Operations | None = None
         # Outlives start/stop, so plans can be set before the first request.
         self.faults = FaultInjector()
+        self.latency = EmulatorLatency(latency_profile)  # raises ValueError for an unknown profile
 
     def start(self) -> EmulatorServer:
         self.catalog = Catalog(self.data_dir, compact_min_bytes=self.compact_min_bytes)
         self.operations = Operations(self.catalog)
         self.faults.resume()
         self._httpd = _HTTPServer((self.host, self.port), self.operations, self.faults)
+        self._httpd.latency = self.latency
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="s3vectors-emulator", daemon=True
