@@ -19,6 +19,9 @@ CREATE TABLE IF NOT EXISTS s3vl.index_registry (
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_by      text        NOT NULL DEFAULT SESSION_USER
 );
+-- CLASSIC or ENHANCED as GetIndex reported it at registration (NULL: not read yet); a CLASSIC index
+-- filters after its approximate search, which query_vectors and search (75_rank.sql) take into account.
+ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS index_mode text;
 COMMENT ON TABLE s3vl.index_registry IS
     'Registered S3 Vectors indexes; written only by s3vl''s registry functions and validate_config().';
 
@@ -175,13 +178,13 @@ BEGIN
 
     INSERT INTO s3vl.index_registry AS r
         (index_name, index_arn, description, dimension, distance_metric, data_type, bucket_name, region,
-         account_id, is_active, created_at, updated_at, updated_by)
+         account_id, is_active, created_at, updated_at, updated_by, index_mode)
     VALUES (v_name, v_arn, register_index.description_param,
             (v_info ->> 'dimension')::integer, v_info ->> 'distance_metric', coalesce(v_info ->> 'data_type', 'float32'),
             pg_catalog.split_part(pg_catalog.split_part(v_arn, ':', 6), '/', 2),
             pg_catalog.split_part(v_arn, ':', 4),
             pg_catalog.split_part(v_arn, ':', 5),
-            true, pg_catalog.now(), pg_catalog.now(), SESSION_USER)
+            true, pg_catalog.now(), pg_catalog.now(), SESSION_USER, v_info ->> 'index_mode')
     ON CONFLICT ON CONSTRAINT index_registry_pkey DO UPDATE
        SET index_arn = EXCLUDED.index_arn,
            description = EXCLUDED.description,
@@ -193,7 +196,8 @@ BEGIN
            account_id = EXCLUDED.account_id,
            is_active = true,
            updated_at = EXCLUDED.updated_at,
-           updated_by = EXCLUDED.updated_by;
+           updated_by = EXCLUDED.updated_by,
+           index_mode = EXCLUDED.index_mode;
     RETURN true;
 END
 $$;

@@ -143,6 +143,14 @@ BEGIN
         PERFORM s3vl._raise_invalid_response('query_vectors', 'no "vectors" array');
     END IF;
 
+    -- CLASSIC filters after its approximate search: a short answer may hide matching vectors.
+    IF query_vectors.metadata_filter IS NOT NULL AND v_index.index_mode = 'CLASSIC'
+       AND pg_catalog.jsonb_array_length(v_result -> 'vectors') < query_vectors.top_k THEN
+        RAISE NOTICE 'query_vectors returned % of % rows: index % is CLASSIC, which applies the filter after an approximate search, so more vectors may match',
+                pg_catalog.jsonb_array_length(v_result -> 'vectors'), query_vectors.top_k, pg_catalog.quote_literal(v_index.index_name)
+            USING HINT = 'Use s3vl.search(...) (it widens the search), choose candidates in SQL for s3vl.rank_vectors, '
+                         'or switch the index to ENHANCED (aws s3vectors update-index-mode) and run s3vl.register_index again.';
+    END IF;
     RETURN QUERY
         SELECT e ->> 'key',
                (e ->> 'distance')::double precision,

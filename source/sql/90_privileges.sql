@@ -16,6 +16,8 @@ GRANT EXECUTE ON FUNCTION
     s3vl.get_vectors(text[], text, text, boolean, boolean),
     s3vl.list_vectors(text, text, integer, text, boolean, boolean, integer, integer),
     s3vl.list_all_vectors(text, boolean, boolean, integer, integer),
+    s3vl.rank_vectors(text, double precision[], text[], integer, boolean),
+    s3vl.search(text, double precision[], integer, text[], jsonb, boolean),
     s3vl.list_indexes(),
     s3vl.get_index_info(text),
     s3vl.describe_indexes(),

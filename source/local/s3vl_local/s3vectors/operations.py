@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import filters, hybrid, pagination, validation
+from . import filters, hybrid, index_modes, pagination, validation
 from .catalog import Bucket, Catalog, Index, searchable_keys
 from .errors import ConflictException, NotFoundException, ValidationException
 
@@ -344,7 +344,7 @@ class Operations:
             return self._text_query(req, index, fingerprint, offset, query64, top_k, node, parsed)
         assert query64 is not None
         with index.lock.read():
-            ranked = self._ranking(index, fingerprint, query64, top_k, node)
+            ranked = self._ranking(index, fingerprint, query64, top_k, node, mode)
             page = ranked[offset : offset + QUERY_PAGE_SIZE]
             rows = index.store.rows
             vectors = []
@@ -387,13 +387,21 @@ class Operations:
         return response
 
     def _ranking(
-        self, index: Index, fingerprint: str, query: np.ndarray, top_k: int, node: filters.Node | None
+        self,
+        index: Index,
+        fingerprint: str,
+        query: np.ndarray,
+        top_k: int,
+        node: filters.Node | None,
+        mode: str,
     ) -> list[tuple[float, str]]:
-        """The full top-k vector ranking."""
+        """The full top-k vector ranking; a filter follows the index mode (index_modes.py)."""
 
         def compute() -> list[Any]:
-            mask = index.store.filter_mask(node) if node is not None else None
-            return index.store.search(query, top_k, mask)
+            if node is None:
+                return index.store.search(query, top_k, None)
+            mask = index.store.filter_mask(node)
+            return index_modes.filtered_search(index.store, query, top_k, mask, mode, fingerprint)
 
         return self._cached(index, fingerprint, compute)
 

@@ -25,6 +25,7 @@ def describe(index: IndexArn, operation: str) -> dict[str, Any]:
         "dimension": found.get("dimension"),
         "distance_metric": found.get("distanceMetric"),
         "data_type": found.get("dataType"),
+        "index_mode": found.get("indexMode"),
         "non_filterable_metadata_keys": list(metadata_configuration.get("nonFilterableMetadataKeys") or []),
         "creation_time": created.isoformat() if isinstance(created, datetime) else created,
     }

@@ -1,0 +1,256 @@
+-- Exact ranking over candidates chosen in SQL (rank_vectors), and one search call that picks between that
+-- and the service's approximate search (search). docs/sql-reference.md, "Filtered search".
+
+-- The distance of a stored vector to the query as S3 Vectors defines it: cosine 1 - cos (0..2, computed
+-- as |v/|v| - q/|q||^2 / 2, which keeps its digits near 0), euclidean the L2 norm (not squared). In
+-- float64 from float32 inputs; callers order by it and report it rounded to float32 as the service does.
+CREATE OR REPLACE FUNCTION s3vl._rank_distance(
+    p_metric text, p_vector double precision[], p_query double precision[], p_query_norm double precision)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN p_metric = 'cosine'
+                THEN LEAST(2.0, GREATEST(0.0,
+                         (SELECT sum((u.a / n.norm - u.b / p_query_norm) ^ 2) / 2.0
+                            FROM unnest(p_vector, p_query) AS u(a, b))))
+                ELSE pg_catalog.sqrt((SELECT sum((u.a - u.b) ^ 2) FROM unnest(p_vector, p_query) AS u(a, b)))
+           END
+      FROM (SELECT pg_catalog.sqrt(sum(x * x)) FROM pg_catalog.unnest(p_vector) AS x) AS n(norm)
+$$;
+
+-- The contract's similarity from a reported distance (as the handler computes it for query_vectors).
+CREATE OR REPLACE FUNCTION s3vl._rank_similarity(p_metric text, p_distance double precision)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN p_metric = 'cosine' THEN 1.0 - p_distance ELSE 1.0 / (1.0 + p_distance) END
+$$;
+
+-- The index a rank or search call works on: it must have a known metric and dimension.
+CREATE OR REPLACE FUNCTION s3vl._rank_index(p_index_name text, p_top_k integer, p_return_metadata boolean)
+RETURNS s3vl.index_registry
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_index s3vl.index_registry := s3vl._target(p_index_name, NULL);
+BEGIN
+    IF v_index.distance_metric IS NULL OR v_index.dimension IS NULL THEN
+        RAISE EXCEPTION 'the distance metric and dimension of index % are not known', pg_catalog.quote_literal(p_index_name)
+            USING ERRCODE = '55000',
+                  HINT = 'Register the index with s3vl.register_index (it reads them from S3 Vectors), or run '
+                         'SELECT * FROM s3vl.validate_config(); for an index registered by an earlier release.';
+    END IF;
+    IF p_top_k IS NULL OR p_top_k NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'top_k must be between 1 and 10000, got %', coalesce(p_top_k::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Pass top_k => n with 1 <= n <= 10000.';
+    END IF;
+    IF p_return_metadata IS NULL THEN
+        RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
+    END IF;
+    RETURN v_index;
+END
+$$;
+
+-- The distinct ids of a candidate array, in first-seen order; NULL array: 22023, empty array: no ids.
+CREATE OR REPLACE FUNCTION s3vl._rank_ids(p_ids text[], p_argument text)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_ids IS NOT NULL AND pg_catalog.cardinality(p_ids) = 0 THEN
+        RETURN '{}';  -- a SQL filter that chose nothing: an empty ranking, not an error
+    END IF;
+    PERFORM s3vl._check_keys(p_ids, p_argument);
+    RETURN ARRAY(SELECT u.id FROM pg_catalog.unnest(p_ids) WITH ORDINALITY AS u(id, n)
+                  GROUP BY u.id ORDER BY pg_catalog.min(u.n));
+END
+$$;
+
+-- Rows for ranked ids and their reported distances, best first, with metadata when asked (one get_vectors
+-- call for the winners only: candidates are fetched without it, which keeps their invocations small).
+CREATE OR REPLACE FUNCTION s3vl._rank_rows(
+    p_index s3vl.index_registry, p_keys text[], p_distances double precision[], p_return_metadata boolean)
+RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_metadata jsonb[];
+BEGIN
+    IF pg_catalog.cardinality(p_keys) = 0 THEN
+        RETURN;
+    END IF;
+    IF p_return_metadata THEN
+        SELECT pg_catalog.array_agg(g.metadata ORDER BY g.n) INTO v_metadata
+          FROM s3vl.get_vectors(p_keys, NULL, p_index.index_arn, false, true) WITH ORDINALITY
+               AS g(vector_id, embedding, metadata, found, n);
+    END IF;
+    RETURN QUERY
+        SELECT r.id, s3vl._rank_similarity(p_index.distance_metric, r.d), r.d, v_metadata[r.n]
+          FROM unnest(p_keys, p_distances) WITH ORDINALITY AS r(id, d, n)
+         ORDER BY r.n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.rank_vectors(
+    index_name text,
+    query_vector double precision[],
+    vector_ids text[],
+    top_k integer DEFAULT 10,
+    return_metadata boolean DEFAULT false)
+RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_index s3vl.index_registry := s3vl._rank_index(rank_vectors.index_name, rank_vectors.top_k, rank_vectors.return_metadata);
+    v_query double precision[];
+    v_norm double precision;
+    v_ids text[];
+    v_missing bigint;
+    v_keys text[];
+    v_distances double precision[];
+BEGIN
+    -- Checked and rounded to float32 as the service stores a vector.
+    v_query := pg_catalog.translate(s3vl._vector_json(rank_vectors.query_vector, v_index, 'query_vector')::text,
+                                    '[]', '{}')::real[]::double precision[];
+    v_ids := s3vl._rank_ids(rank_vectors.vector_ids, 'vector_ids');
+    IF pg_catalog.cardinality(v_ids) = 0 THEN
+        RETURN;
+    END IF;
+    SELECT pg_catalog.sqrt(sum(x * x)) INTO v_norm FROM pg_catalog.unnest(v_query) AS x;
+
+    -- get_vectors splits the ids into as many invocations as the payload limit needs; each invocation
+    -- runs its GetVectors batches of 100 in parallel. Ties in distance go to the smaller id (code points).
+    SELECT pg_catalog.count(*) FILTER (WHERE NOT s.found),
+           (pg_catalog.array_agg(s.id ORDER BY s.d, s.id COLLATE "C") FILTER (WHERE s.found))[1:rank_vectors.top_k],
+           (pg_catalog.array_agg(s.d::real::double precision ORDER BY s.d, s.id COLLATE "C") FILTER (WHERE s.found))[1:rank_vectors.top_k]
+      INTO v_missing, v_keys, v_distances
+      FROM (SELECT g.vector_id AS id, g.found,
+                   CASE WHEN g.found THEN s3vl._rank_distance(v_index.distance_metric, g.embedding, v_query, v_norm) END AS d
+              FROM s3vl.get_vectors(v_ids, NULL, v_index.index_arn, true, false) AS g) AS s;
+
+    IF v_missing > 0 THEN
+        RAISE NOTICE 'rank_vectors: % of % distinct vector ids are not in index % and were ignored',
+                v_missing, pg_catalog.cardinality(v_ids), pg_catalog.quote_literal(rank_vectors.index_name)
+            USING HINT = 'Check the SQL that chose the ids, or write the missing vectors with s3vl.put_vectors.';
+    END IF;
+    RETURN QUERY SELECT * FROM s3vl._rank_rows(v_index, coalesce(v_keys, '{}'), coalesce(v_distances, '{}'),
+                                               rank_vectors.return_metadata);
+END
+$$;
+COMMENT ON FUNCTION s3vl.rank_vectors(text, double precision[], text[], integer, boolean) IS
+    'The exact top_k nearest of the given vector ids (distances computed in SQL with the index''s metric), best '
+    'first; ids not in the index are ignored and counted in a NOTICE, duplicates count once.';
+
+-- One query_vectors call as search uses it: (keys, distances) best first; its own CLASSIC NOTICE is
+-- silenced, search says what it did itself.
+CREATE OR REPLACE FUNCTION s3vl._search_ann(
+    p_index s3vl.index_registry, p_query double precision[], p_top_k integer, p_filter jsonb,
+    OUT keys text[], OUT distances double precision[])
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+BEGIN
+    SELECT coalesce(pg_catalog.array_agg(q.vector_id ORDER BY q.n), '{}'),
+           coalesce(pg_catalog.array_agg(q.distance ORDER BY q.n), '{}')
+      INTO keys, distances
+      FROM s3vl.query_vectors(p_query, NULL, p_index.index_arn, p_top_k, false, p_filter) WITH ORDINALITY
+           AS q(vector_id, distance, similarity_score, metadata, n);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.search(
+    index_name text,
+    query_vector double precision[],
+    top_k integer DEFAULT 10,
+    candidate_ids text[] DEFAULT NULL,
+    metadata_filter jsonb DEFAULT NULL,
+    return_metadata boolean DEFAULT false)
+RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_index s3vl.index_registry := s3vl._rank_index(search.index_name, search.top_k, search.return_metadata);
+    v_ids text[];
+    v_rank_calls integer;
+    v_k integer;
+    v_widest integer;
+    v_found record;
+    v_keys text[];
+    v_distances double precision[];
+BEGIN
+    IF search.candidate_ids IS NOT NULL AND search.metadata_filter IS NOT NULL THEN
+        RAISE EXCEPTION 'search takes candidate_ids or metadata_filter, not both'
+            USING ERRCODE = '0A000',
+                  HINT = 'Put the metadata condition into the SQL that chooses candidate_ids, or pass only metadata_filter.';
+    END IF;
+
+    IF search.candidate_ids IS NULL THEN
+        -- ANN with the service's filter. A CLASSIC index filters after its approximate search, so a
+        -- short answer may hide matches: widen top_k tenfold up to the service maximum.
+        v_k := search.top_k;
+        LOOP
+            SELECT * INTO v_found FROM s3vl._search_ann(v_index, search.query_vector, v_k, search.metadata_filter);
+            EXIT WHEN pg_catalog.cardinality(v_found.keys) >= search.top_k OR search.metadata_filter IS NULL
+                   OR v_index.index_mode IS DISTINCT FROM 'CLASSIC' OR v_k = 10000;
+            v_k := LEAST(10000, v_k * 10);
+        END LOOP;
+        RAISE NOTICE 'search: path ann, query_vectors with top_k %', v_k;
+        IF pg_catalog.cardinality(v_found.keys) < search.top_k AND search.metadata_filter IS NOT NULL
+           AND v_index.index_mode = 'CLASSIC' THEN
+            RAISE NOTICE 'search: % of % rows: index % is CLASSIC, which filters after an approximate search, so more vectors may match',
+                    pg_catalog.cardinality(v_found.keys), search.top_k, pg_catalog.quote_literal(search.index_name)
+                USING HINT = 'Choose the candidates in SQL and pass candidate_ids (exact), or switch the index to '
+                             'ENHANCED (aws s3vectors update-index-mode) and run s3vl.register_index again.';
+        END IF;
+        RETURN QUERY SELECT * FROM s3vl._rank_rows(v_index, v_found.keys[1:search.top_k],
+                                                   v_found.distances[1:search.top_k], search.return_metadata);
+        RETURN;
+    END IF;
+
+    v_ids := s3vl._rank_ids(search.candidate_ids, 'candidate_ids');
+    -- The cost of the exact path in invocations; the ANN path may page about as much, no more.
+    v_rank_calls := (pg_catalog.cardinality(v_ids) + s3vl._items_per_call(v_index.dimension, true, false) - 1)
+                    / s3vl._items_per_call(v_index.dimension, true, false);
+    IF v_rank_calls > 2 THEN
+        v_k := LEAST(10000, GREATEST(search.top_k, 100));
+        v_widest := LEAST(10000, GREATEST(v_k, 100 * v_rank_calls));
+        LOOP
+            SELECT * INTO v_found FROM s3vl._search_ann(v_index, search.query_vector, v_k, NULL);
+            -- The candidates among the ANN's nearest (a hash join: thousands of ids on both sides).
+            SELECT coalesce(pg_catalog.array_agg(a.id ORDER BY a.n), '{}'), coalesce(pg_catalog.array_agg(a.d ORDER BY a.n), '{}')
+              INTO v_keys, v_distances
+              FROM unnest(v_found.keys, v_found.distances) WITH ORDINALITY AS a(id, d, n)
+              JOIN pg_catalog.unnest(v_ids) AS c(id) ON c.id = a.id;
+            -- Enough candidates, or the ANN answer holds the whole index (fewer rows than asked).
+            IF pg_catalog.cardinality(v_keys) >= search.top_k OR pg_catalog.cardinality(v_found.keys) < v_k THEN
+                RAISE NOTICE 'search: path ann, query_vectors with top_k % kept % of % candidates',
+                    v_k, pg_catalog.cardinality(v_keys), pg_catalog.cardinality(v_ids);
+                RETURN QUERY SELECT * FROM s3vl._rank_rows(v_index, v_keys[1:search.top_k],
+                                                           v_distances[1:search.top_k], search.return_metadata);
+                RETURN;
+            END IF;
+            EXIT WHEN v_k >= v_widest;
+            v_k := v_widest;
+        END LOOP;
+        RAISE NOTICE 'search: path rank_vectors over % candidates (query_vectors with top_k % kept only % of them)',
+            pg_catalog.cardinality(v_ids), v_k, pg_catalog.cardinality(v_keys);
+    ELSE
+        RAISE NOTICE 'search: path rank_vectors over % candidates', pg_catalog.cardinality(v_ids);
+    END IF;
+    RETURN QUERY SELECT * FROM s3vl.rank_vectors(search.index_name, search.query_vector, v_ids, search.top_k,
+                                                 search.return_metadata);
+END
+$$;
+COMMENT ON FUNCTION s3vl.search(text, double precision[], integer, text[], jsonb, boolean) IS
+    'Nearest vectors by the cheaper correct path: rank_vectors over few candidate_ids, a widening ANN query over '
+    'many or for a metadata_filter; a NOTICE names the path and any short answer.';
