@@ -22,7 +22,7 @@ AS $$
 DECLARE
     v_request jsonb;
 BEGIN
-    v_request := pg_catalog.jsonb_build_object('operation', p_operation, 'contract_version', 1) || p_fields;
+    v_request := pg_catalog.jsonb_build_object('operation', p_operation, 'contract_version', s3vl._contract_version()) || p_fields;
     IF p_invocation_type = 'Event' THEN
         -- Asynchronous: a failure must raise inside the function so that it reaches the dead-letter queue.
         v_request := v_request || '{"raise_on_error": true}'::jsonb;
@@ -106,9 +106,10 @@ BEGIN
     IF pg_catalog.jsonb_typeof(v_envelope -> 'ok') IS DISTINCT FROM 'boolean' THEN
         PERFORM s3vl._raise_invalid_response(p_operation, 'no boolean "ok" field in ' || pg_catalog.left(v_envelope::text, 200));
     END IF;
-    IF (v_envelope ->> 'contract_version') IS DISTINCT FROM '1' THEN
+    IF (v_envelope ->> 'contract_version') IS DISTINCT FROM s3vl._contract_version()::text THEN
         PERFORM s3vl._raise_invalid_response(p_operation,
-            pg_catalog.format('contract_version %s (this schema speaks 1)', coalesce(v_envelope ->> 'contract_version', 'missing')));
+            pg_catalog.format('contract_version %s (this schema speaks %s)', coalesce(v_envelope ->> 'contract_version', 'missing'),
+                              s3vl._contract_version()));
     END IF;
     IF NOT (v_envelope ->> 'ok')::boolean THEN
         PERFORM s3vl._raise_envelope_error(p_operation, v_envelope);

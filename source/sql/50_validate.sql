@@ -85,16 +85,16 @@ BEGIN
             pg_catalog.format('function %s answered from region %s', coalesce(v_health ->> 'function_name', v_config.lambda_arn),
                               coalesce(v_health ->> 'region', 'unknown')),
             s3vl._elapsed_ms(v_started);
-        IF (v_health ->> 'contract_version') IS DISTINCT FROM '1' THEN
+        IF (v_health ->> 'contract_version') IS DISTINCT FROM s3vl._contract_version()::text THEN
             v_first_failure := coalesce(v_first_failure, pg_catalog.format(
-                'handler_version: the function speaks payload contract %s, this schema speaks 1: deploy the matching package',
-                coalesce(v_health ->> 'contract_version', 'unknown')));
+                'handler_version: the function speaks payload contract %s, this schema speaks %s: deploy the matching package',
+                coalesce(v_health ->> 'contract_version', 'unknown'), s3vl._contract_version()));
         END IF;
         RETURN QUERY SELECT 'handler_version'::text,
-            CASE WHEN (v_health ->> 'contract_version') = '1' THEN 'ok' ELSE 'fail' END,
-            pg_catalog.format('handler %s, payload contract %s (this schema speaks 1), boto3 %s, python %s',
+            CASE WHEN (v_health ->> 'contract_version') = s3vl._contract_version()::text THEN 'ok' ELSE 'fail' END,
+            pg_catalog.format('handler %s, payload contract %s (this schema speaks %s), boto3 %s, python %s',
                               coalesce(v_health ->> 'handler_version', 'unknown'),
-                              coalesce(v_health ->> 'contract_version', 'unknown'),
+                              coalesce(v_health ->> 'contract_version', 'unknown'), s3vl._contract_version(),
                               coalesce(v_health ->> 'boto3_version', 'unknown'),
                               coalesce(v_health ->> 'python_version', 'unknown')),
             NULL::double precision;

@@ -111,9 +111,13 @@ DECLARE
     v_result jsonb;
 BEGIN
     v_index := s3vl._target(query_vectors.index_name, query_vectors.index_arn);
-    IF query_vectors.top_k IS NULL OR query_vectors.top_k NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION 'top_k must be between 1 and 10000, got %', coalesce(query_vectors.top_k::text, 'NULL')
-            USING ERRCODE = '22023', HINT = 'Pass top_k => n with 1 <= n <= 10000.';
+    IF query_vectors.top_k IS NULL
+       OR query_vectors.top_k NOT BETWEEN s3vl._contract_limit('top_k_min') AND s3vl._contract_limit('top_k_max') THEN
+        RAISE EXCEPTION 'top_k must be between % and %, got %', s3vl._contract_limit('top_k_min'),
+                s3vl._contract_limit('top_k_max'), coalesce(query_vectors.top_k::text, 'NULL')
+            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass top_k => n with %s <= n <= %s.',
+                                                              s3vl._contract_limit('top_k_min'),
+                                                              s3vl._contract_limit('top_k_max'));
     END IF;
     IF query_vectors.return_metadata IS NULL THEN
         RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
@@ -127,7 +131,7 @@ BEGIN
     -- Built as json (see s3vl._invoke_request): the vector is written once, never converted to jsonb.
     v_request := pg_catalog.json_build_object(
         'operation', 'query_vectors',
-        'contract_version', 1,
+        'contract_version', s3vl._contract_version(),
         'index_arn', v_index.index_arn,
         'query_vector', s3vl._vector_json(query_vectors.query_vector, v_index, 'query_vector'),
         'top_k', query_vectors.top_k,

@@ -37,7 +37,7 @@ BEGIN
     -- An Event invocation raises on error inside the function, so that a failure reaches the dead-letter queue.
     v_result := s3vl._invoke_request(
         p_operation,
-        pg_catalog.json_build_object('operation', p_operation, 'contract_version', 1, 'index_arn', p_index.index_arn,
+        pg_catalog.json_build_object('operation', p_operation, 'contract_version', s3vl._contract_version(), 'index_arn', p_index.index_arn,
                                      v_field, pg_catalog.array_to_json(p_items), 'raise_on_error', p_async),
         CASE WHEN p_async THEN 'Event' ELSE 'RequestResponse' END);
     IF p_async THEN

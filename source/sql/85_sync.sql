@@ -518,9 +518,9 @@ AS $$
 BEGIN
     PERFORM s3vl._invoke_request(
         CASE WHEN p_delete THEN 'delete_vectors' ELSE 'put_vectors' END,
-        pg_catalog.format('{"operation": %s, "contract_version": 1, "index_arn": %s, %s: [%s]}',
+        pg_catalog.format('{"operation": %s, "contract_version": %s, "index_arn": %s, %s: [%s]}',
                           pg_catalog.to_json(CASE WHEN p_delete THEN 'delete_vectors' ELSE 'put_vectors' END),
-                          pg_catalog.to_json(p_index.index_arn),
+                          s3vl._contract_version(), pg_catalog.to_json(p_index.index_arn),
                           CASE WHEN p_delete THEN '"keys"' ELSE '"vectors"' END,
                           pg_catalog.array_to_string(p_items, ','))::json);
 END
