@@ -1,6 +1,6 @@
 """Fixtures for the reliability suites: a database on the local stack with s3vl installed and configured,
 S3 Vectors indexes with numpy ground truth, a second function with a short timeout, and the fault control
-APIs of the emulator and the Lambda service. Built from the SQL tests' helpers (tests/sql/conftest.py).
+APIs of the emulator and the Lambda service. Built from the helpers shared with the SQL tests (tests/support).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-from sql.conftest import REPO, Index, SqlStack
+from support.sql_stack import REPO, Index, SqlStack
 
 DBNAME = "s3vl_reliability"
 BUCKET = "s3vl-reliability"

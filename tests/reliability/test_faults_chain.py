@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-from sql.conftest import raises_sqlstate
+from support.sql_stack import raises_sqlstate
 
 from .conftest import SHORT_CONFIGURED_S, Faults, ReliabilityStack
 

@@ -1,142 +1,27 @@
 """Fixtures for the s3vl schema tests: a database on the local stack with the shim and s3vl installed,
 configured to the stack's Lambda function, and S3 Vectors indexes (created with boto3 on the emulator)
 registered from SQL. Every call goes through the real chain: SQL -> shim -> Lambda service -> zip ->
-emulator.
+emulator. The helpers are in tests/support/sql_stack.py, shared with the reliability suite.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
-from s3vl_local import local_aws
-
-REPO = Path(__file__).resolve().parents[2]
-SQL_DIR = REPO / "source" / "sql"
-DBNAME = "s3vl_sql"
-BUCKET = "s3vl-sql-tests"
-PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
-
-
-def run_psql(pg: Any, *args: str, dbname: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    """The psql client as a user runs it (meta-commands such as \\i need it), on cluster `pg`."""
-    env = {
-        **os.environ,
-        "PGHOST": pg.host,
-        "PGPORT": str(pg.port),
-        "PGUSER": "postgres",
-        "PGDATABASE": dbname,
-    }
-    return subprocess.run(
-        [PSQL, "-X", "-q", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-@dataclass
-class Index:
-    """One emulator index and the ground truth the tests compare with."""
-
-    name: str  # registered name in s3vl
-    arn: str
-    metric: str
-    keys: list[str]
-    data: np.ndarray  # float32, one row per key
-    metadata: list[dict[str, Any]]
-
-    def row(self, key: str) -> np.ndarray:
-        return self.data[self.keys.index(key)]
-
-    def ranking(self, query: np.ndarray, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """(key, similarity) of every vector, best first, computed with numpy."""
-        q = np.asarray(query, dtype=np.float64)
-        data = self.data.astype(np.float64)
-        if self.metric == "cosine":
-            sims = data @ q / (np.linalg.norm(data, axis=1) * np.linalg.norm(q))
-        else:
-            sims = 1.0 / (1.0 + np.linalg.norm(data - q, axis=1))
-        order = np.argsort(-sims, kind="stable")
-        return [(self.keys[i], float(sims[i])) for i in order if mask is None or mask[i]]
-
-
-@dataclass
-class SqlStack:
-    stack: Any
-    env: dict[str, str]
-    function_arn: str
-    indexes: dict[str, Index] = field(default_factory=dict)
-
-    @property
-    def pg(self) -> Any:
-        return self.stack.pg
-
-    def connect(self, user: str = "postgres", dbname: str = DBNAME) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.pg.dsn(user=user, dbname=dbname), autocommit=True)
-
-    def psql(self, *args: str, dbname: str = DBNAME, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-        return run_psql(self.pg, *args, dbname=dbname, cwd=cwd)
-
-    def install(self, dbname: str = DBNAME) -> None:
-        done = self.psql("-f", "source/sql/install.sql", dbname=dbname)
-        assert done.returncode == 0, done.stderr
-
-    def s3vectors(self) -> Any:
-        return local_aws.client("s3vectors", self.env["AWS_ENDPOINT_URL_S3VECTORS"])
-
-    def lambda_client(self) -> Any:
-        return local_aws.client("lambda", self.env["AWS_ENDPOINT_URL_LAMBDA"])
-
-    def create_database(self, dbname: str, with_shim: bool = True) -> None:
-        with self.connect(dbname="postgres") as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-        if with_shim:
-            self.stack.install_shim(dbname)
-
-    def drop_database(self, dbname: str) -> None:
-        with self.connect(dbname="postgres") as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-
-    @contextlib.contextmanager
-    def configured(
-        self, conn: psycopg.Connection[Any], arn: str, timeout_seconds: int = 15
-    ) -> Iterator[None]:
-        """Point s3vl at another function for the duration of a test, then back at the stack's."""
-        conn.execute("SELECT s3vl.configure(%s, NULL, %s)", (arn, timeout_seconds))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT s3vl.configure(%s)", (self.function_arn,))
-
-
-def _create_index(
-    client: Any,
-    name: str,
-    dim: int,
-    metric: str,
-    keys: list[str],
-    data: np.ndarray,
-    metadata: list[dict[str, Any]],
-) -> str:
-    client.create_index(
-        vectorBucketName=BUCKET, indexName=name, dataType="float32", dimension=dim, distanceMetric=metric
-    )
-    items = [
-        {"key": k, "data": {"float32": [float(x) for x in row]}, "metadata": m}
-        for k, row, m in zip(keys, data, metadata, strict=True)
-    ]
-    for start in range(0, len(items), 500):
-        client.put_vectors(vectorBucketName=BUCKET, indexName=name, vectors=items[start : start + 500])
-    return str(client.get_index(vectorBucketName=BUCKET, indexName=name)["index"]["indexArn"])
+from support.sql_stack import BUCKET as BUCKET
+from support.sql_stack import DBNAME as DBNAME
+from support.sql_stack import REPO as REPO
+from support.sql_stack import SQL_DIR as SQL_DIR
+from support.sql_stack import Index as Index
+from support.sql_stack import SqlStack as SqlStack
+from support.sql_stack import create_index
+from support.sql_stack import raises_sqlstate as raises_sqlstate
+from support.sql_stack import run_psql as run_psql
 
 
 @pytest.fixture(scope="session")
@@ -176,7 +61,7 @@ def sql_stack(local_stack: Any) -> Iterator[SqlStack]:
         [{"half": i < 100} for i in range(200)],
     )
     for index, remote in ((walk, "walk-5d"), (rand, "rand-64"), (euc, "euc-8")):
-        index.arn = _create_index(
+        index.arn = create_index(
             client, remote, index.data.shape[1], index.metric, index.keys, index.data, index.metadata
         )
         stack.indexes[index.name] = index
@@ -197,10 +82,3 @@ def sql_stack(local_stack: Any) -> Iterator[SqlStack]:
 def conn(sql_stack: SqlStack) -> Iterator[psycopg.Connection[Any]]:
     with sql_stack.connect() as connection:
         yield connection
-
-
-def raises_sqlstate(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> psycopg.Error:
-    """Run `sql`, which must fail; return the error for its SQLSTATE and diagnostics."""
-    with pytest.raises(psycopg.Error) as caught:
-        conn.execute(sql, params).fetchall()
-    return caught.value
