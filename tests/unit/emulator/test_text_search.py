@@ -1,8 +1,9 @@
 """queryTexts: BM25 full-text and hybrid (RRF) search against reference implementations written here.
 
 The references follow docs/s3vectors-emulator.md ("Full-text and hybrid search"), not the emulator's
-code: lowercase Unicode word tokens, Lucene BM25 (k1 1.2, b 0.75, index-wide statistics), RRF k 60
-over per-source rankings cut to topK, ties by key ascending.
+code: the default analyzer (no language: lowercase word tokens), Lucene BM25 (k1 1.2, b 0.75,
+index-wide statistics), RRF k 60 over per-source rankings cut to topK, ties by key ascending. Language
+analyzers are tested in test_text_analyzers.py, the BUILDING status in test_text_build_status.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
+from s3vl_local.s3vectors import text_status
 from s3vl_local.s3vectors.model import service_model
 from s3vl_local.s3vectors.operations import QUERY_PAGE_SIZE
 from s3vl_local.s3vectors.server import EmulatorServer
@@ -98,7 +100,7 @@ def corpus(client: Any) -> dict[str, Any]:
         distanceMetric="cosine",
         metadataConfiguration={
             "nonFilterableMetadataKeys": ["body"],
-            "textSearchConfigurations": [{"metadataKey": "body"}, {"metadataKey": "tags", "language": "en"}],
+            "textSearchConfigurations": [{"metadataKey": "body"}, {"metadataKey": "tags"}],
         },
     )
     docs: dict[str, dict[str, Any]] = {}
@@ -281,8 +283,9 @@ def test_puts_overwrites_and_deletes_keep_the_inverted_index_right(
 
 
 def test_text_search_configuration_added_later_is_built_from_stored_metadata(
-    client: Any, raw_client: Any, new_index: Callable[..., dict[str, str]]
+    client: Any, raw_client: Any, new_index: Callable[..., dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(text_status, "BUILD_RATE", float("inf"))  # no BUILDING phase here
     sel = new_index(dimension=2)
     docs = {
         f"k{i}": {"body": text} for i, text in enumerate(["alpha beta", "beta gamma", "Alpha alpha", "delta"])
@@ -302,7 +305,10 @@ def test_text_search_configuration_added_later_is_built_from_stored_metadata(
     assert info.value.response["Error"]["Code"] == "ValidationException"
 
 
-def test_text_index_is_rebuilt_from_the_log_on_restart(tmp_path: Path) -> None:
+def test_text_index_is_rebuilt_from_the_log_on_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text_status, "BUILD_RATE", float("inf"))  # the added key serves at once
     sel = {"vectorBucketName": "durable-text", "indexName": "docs"}
     texts = [{"text": "alpha beta", "metadataKey": "body"}, {"text": "omega", "metadataKey": "title"}]
 

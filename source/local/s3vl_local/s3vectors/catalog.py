@@ -79,8 +79,10 @@ class Bucket:
     indexes: dict[str, Index] = field(default_factory=dict)
 
 
-def searchable_keys(metadata_configuration: dict[str, Any]) -> list[str]:
-    return [c["metadataKey"] for c in metadata_configuration.get("textSearchConfigurations", [])]
+def searchable_keys(metadata_configuration: dict[str, Any]) -> dict[str, str | None]:
+    """Full-text searchable key -> its analyzer language (None: the default analyzer)."""
+    configs = metadata_configuration.get("textSearchConfigurations", [])
+    return {c["metadataKey"]: c.get("language") for c in configs}
 
 
 class Catalog:

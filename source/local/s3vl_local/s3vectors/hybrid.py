@@ -8,6 +8,8 @@
   reciprocal rank fusion: fused(v) = sum over the rankings holding v of 1 / (RRF_K + rank), rank from 1.
   Order: fused descending, then key ascending; the best topK are the results.
 The filter is applied first, to every source. Statistics for BM25 are index-wide (see text_index).
+A query text is analyzed as its key's values are (text_index, analyzers); a key still BUILDING
+(text_status) refuses queries.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from . import text_status
+from .analyzers import has_word
 from .errors import ValidationException
 from .storage import VectorStore
-from .text_index import tokenize
 
 RRF_K = 60
 
@@ -34,15 +37,16 @@ class Hit:
 
 
 def parse_texts(
-    texts: list[dict[str, Any]], index_mode: str, searchable: list[str]
-) -> list[tuple[str, list[str]]]:
-    """Check queryTexts against the index; return (metadataKey, query tokens) per entry."""
+    texts: list[dict[str, Any]], index_mode: str, metadata_configuration: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """Check queryTexts against the index; return (metadataKey, text) per entry."""
     if index_mode != "ENHANCED":
         raise ValidationException(
             "queryTexts (full-text and hybrid search) needs an index in ENHANCED mode and this index is "
             f"{index_mode}: call UpdateIndexMode with indexMode ENHANCED, or query with queryVector only"
         )
-    parsed: list[tuple[str, list[str]]] = []
+    searchable = [c["metadataKey"] for c in metadata_configuration.get("textSearchConfigurations", [])]
+    parsed: list[tuple[str, str]] = []
     seen: set[str] = set()
     for i, entry in enumerate(texts):
         name = entry["metadataKey"]
@@ -59,12 +63,12 @@ def parse_texts(
                 f"(searchable keys: {configured}); add it with UpdateMetadataConfiguration "
                 "textSearchConfigurations"
             )
-        terms = tokenize(entry["text"])
-        if not terms:
+        if not has_word(entry["text"]):
             raise ValidationException(
                 f"queryTexts[{i}].text has no searchable terms: give at least one word (letters or digits)"
             )
-        parsed.append((name, terms))
+        parsed.append((name, entry["text"]))
+    text_status.require_active(metadata_configuration, [name for name, _ in parsed])
     return parsed
 
 
@@ -73,7 +77,7 @@ def rank(
     query: np.ndarray | None,
     top_k: int,
     mask: np.ndarray | None,
-    texts: list[tuple[str, list[str]]],
+    texts: list[tuple[str, str]],
 ) -> list[Hit]:
     text = store.text
     if text is None or any(name not in text.fields for name, _ in texts):
@@ -81,7 +85,7 @@ def rank(
         raise ValidationException("A queried metadata key is no longer full-text searchable on this index")
     rows = store.rows
     allowed = (lambda key: bool(mask[rows[key]])) if mask is not None else None
-    text_rankings = [text.search(name, terms, allowed) for name, terms in texts]
+    text_rankings = [text.search(name, query_text, allowed) for name, query_text in texts]
     matched: dict[str, list[tuple[str, float]]] = {}
     for (name, _), ranking in zip(texts, text_rankings, strict=True):
         for score, key in ranking:

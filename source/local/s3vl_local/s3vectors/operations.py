@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from . import filters, hybrid, index_modes, pagination, validation
-from .catalog import Bucket, Catalog, Index, searchable_keys
+from .catalog import Bucket, Catalog, Index
 from .errors import ConflictException, NotFoundException, ValidationException
+from .text_status import public as public_configuration
+from .text_status import ready_at
 
 # "Top-K results per QueryVectors request: up to 100" (service limits); larger topK pages by nextToken.
 QUERY_PAGE_SIZE = 100
@@ -132,7 +134,8 @@ class Operations:
         if non_filterable:
             stored["nonFilterableMetadataKeys"] = list(non_filterable)
         if config.get("textSearchConfigurations"):
-            stored["textSearchConfigurations"] = _text_search(config["textSearchConfigurations"], [])
+            # A new index has nothing to backfill: its text keys are ACTIVE at once.
+            stored["textSearchConfigurations"] = _text_search(config["textSearchConfigurations"], [], None)
         arn = self.catalog.create_index(
             bucket,
             name,
@@ -158,7 +161,7 @@ class Operations:
             "indexMode": i.mode,
         }
         if i.metadata_configuration:
-            index["metadataConfiguration"] = i.metadata_configuration
+            index["metadataConfiguration"] = public_configuration(i.metadata_configuration)
         return {"index": index}
 
     def ListIndexes(self, req: Request) -> Response:
@@ -192,7 +195,8 @@ class Operations:
         config = dict(index.metadata_configuration)
         current = list(config.get("textSearchConfigurations", []))
         if add is not None:
-            current = _text_search(add.get("textSearchConfigurations") or [], current)
+            ready = ready_at(index.store.n)
+            current = _text_search(add.get("textSearchConfigurations") or [], current, ready)
         else:
             drop = {item["metadataKey"] for item in delete.get("textSearchConfigurations") or []}
             missing = drop - {c["metadataKey"] for c in current}
@@ -313,7 +317,7 @@ class Operations:
         if index.mode == "ENHANCED" and mode == "CLASSIC":
             raise ValidationException("queryMode CLASSIC cannot be used on an ENHANCED index; omit queryMode")
         if texts is not None:
-            parsed = hybrid.parse_texts(texts, index.mode, searchable_keys(index.metadata_configuration))
+            parsed = hybrid.parse_texts(texts, index.mode, index.metadata_configuration)
         document = req.get("filter")
         node = filters.parse_filter(document, index.non_filterable) if document is not None else None
         if (
@@ -369,7 +373,7 @@ class Operations:
         query: np.ndarray | None,
         top_k: int,
         node: filters.Node | None,
-        texts: list[tuple[str, list[str]]],
+        texts: list[tuple[str, str]],
     ) -> Response:
         """A full-text-only or hybrid query (see hybrid.py for the ranking)."""
         with index.lock.read():
@@ -436,7 +440,10 @@ def _encryption(config: dict[str, Any] | None) -> dict[str, Any] | None:
     return config or None
 
 
-def _text_search(add: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _text_search(
+    add: list[dict[str, Any]], current: list[dict[str, Any]], ready: float | None
+) -> list[dict[str, Any]]:
+    """The configurations after adding `add`; new keys are BUILDING until `ready` (None: ACTIVE)."""
     result = list(current)
     known = {c["metadataKey"] for c in current}
     for item in add:
@@ -445,7 +452,9 @@ def _text_search(add: list[dict[str, Any]], current: list[dict[str, Any]]) -> li
                 f"Metadata key {item['metadataKey']!r} already has a text search configuration"
             )
         known.add(item["metadataKey"])
-        entry = {"metadataKey": item["metadataKey"], "status": "ACTIVE"}
+        entry: dict[str, Any] = {"metadataKey": item["metadataKey"]}
+        if ready is not None:
+            entry["readyAt"] = ready  # GetIndex shows BUILDING until then (text_status.py)
         if item.get("language"):
             entry["language"] = item["language"]
         result.append(entry)

@@ -7,6 +7,7 @@ last row into the hole (O(dimension + metadata columns), not O(n)). Callers hold
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -131,7 +132,7 @@ class VectorStore:
             self.version += 1
         return deleted
 
-    def configure_text(self, metadata_keys: list[str]) -> None:
+    def configure_text(self, metadata_keys: Mapping[str, str | None]) -> None:
         """Set the searchable keys: kept keys keep their index, new keys are built from stored metadata."""
         current = self.text.fields if self.text is not None else {}
         if not metadata_keys:

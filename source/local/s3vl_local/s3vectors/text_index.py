@@ -1,9 +1,9 @@
 """Full-text search over an index's searchable metadata keys: an inverted index per key, scored with BM25.
 
-Analyzer (the same for every `language`): the value is lowercased with str.casefold() and split into
-Unicode word tokens (maximal runs of `\\w`: letters, digits and underscore); nothing is stemmed or dropped.
-A string value is one text; a list value is the concatenation of its string elements; other values
-are not indexed. Documents are vector keys, so a delete that moves rows does not touch the index.
+Each key is analyzed by the analyzer of its configured `language` (analyzers.py), its values and the
+query texts alike. A string value is one text; a list value is the concatenation of its string elements;
+other values are not indexed. Documents are vector keys, so a delete that moves rows does not touch the
+index.
 
 BM25 (the Lucene form), per searchable key, over the vectors whose value has at least one token:
     idf(t)      = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))
@@ -15,32 +15,29 @@ N, df and avglen are index-wide statistics; a query's filter narrows the candida
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from .analyzers import analyze
 
 K1 = 1.2
 B = 0.75
-_TOKEN = re.compile(r"\w+")
 
 
-def tokenize(text: str) -> list[str]:
-    return _TOKEN.findall(text.casefold())
-
-
-def value_tokens(value: Any) -> list[str]:
+def value_tokens(value: Any, language: str | None) -> list[str]:
     if isinstance(value, str):
-        return tokenize(value)
+        return analyze(value, language)
     if isinstance(value, list):
-        return [token for item in value if isinstance(item, str) for token in tokenize(item)]
+        return [token for item in value if isinstance(item, str) for token in analyze(item, language)]
     return []
 
 
 class _Field:
     """The inverted index of one searchable metadata key."""
 
-    def __init__(self) -> None:
+    def __init__(self, language: str | None) -> None:
+        self.language = language
         self.postings: dict[str, dict[str, int]] = {}  # term -> {vector key: term frequency}
         self.terms: dict[str, tuple[str, ...]] = {}  # vector key -> its distinct terms (to unindex it)
         self.lengths: dict[str, int] = {}  # vector key -> token count
@@ -89,16 +86,20 @@ class _Field:
 class TextIndex:
     """Inverted indexes for the configured searchable keys, kept current by VectorStore.put/delete."""
 
-    def __init__(self, metadata_keys: Iterable[str], keep: dict[str, _Field] | None = None) -> None:
+    def __init__(self, languages: Mapping[str, str | None], keep: dict[str, _Field] | None = None) -> None:
+        """languages: searchable key -> its language (None: the default analyzer)."""
         keep = keep or {}
-        self.fields = {name: keep.get(name) or _Field() for name in metadata_keys}
+        self.fields: dict[str, _Field] = {}
+        for name, language in languages.items():
+            kept = keep.get(name)
+            self.fields[name] = kept if kept is not None and kept.language == language else _Field(language)
 
     def put(self, key: str, metadata: dict[str, Any] | None, names: Iterable[str] | None = None) -> None:
         """Index (or re-index, on overwrite) one vector's metadata under the given keys (default all)."""
         for name in self.fields if names is None else names:
             field = self.fields[name]
             field.remove(key)
-            tokens = value_tokens(metadata.get(name)) if metadata else []
+            tokens = value_tokens(metadata.get(name), field.language) if metadata else []
             if tokens:
                 field.add(key, tokens)
 
@@ -107,8 +108,10 @@ class TextIndex:
             field.remove(key)
 
     def search(
-        self, metadata_key: str, terms: list[str], allowed: Callable[[str], bool] | None
+        self, metadata_key: str, text: str, allowed: Callable[[str], bool] | None
     ) -> list[tuple[float, str]]:
-        """(BM25 score, key) of each allowed vector matching a term; score descending, key ascending."""
-        scores = self.fields[metadata_key].scores(terms, allowed)
+        """(BM25 score, key) of each allowed vector matching a term of the text (analyzed as the key's
+        values are); score descending, key ascending."""
+        field = self.fields[metadata_key]
+        scores = field.scores(analyze(text, field.language), allowed)
         return sorted(((s, k) for k, s in scores.items()), key=lambda item: (-item[0], item[1]))
