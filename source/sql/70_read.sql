@@ -27,11 +27,12 @@ BEGIN
     -- Positions count from 1 whatever the array's lower bound.
     SELECT k.n, pg_catalog.char_length(k.id) INTO v_bad, v_length
       FROM pg_catalog.unnest(p_keys) WITH ORDINALITY AS k(id, n)
-     WHERE pg_catalog.char_length(k.id) NOT BETWEEN 1 AND 1024
+     WHERE pg_catalog.char_length(k.id) NOT BETWEEN 1 AND s3vl._contract_limit('key_length_max')
      ORDER BY k.n LIMIT 1;
     IF v_bad IS NOT NULL THEN
         RAISE EXCEPTION '% element % is % characters long', p_argument, v_bad, v_length
-            USING ERRCODE = '22023', HINT = 'Vector ids have 1 to 1024 characters.';
+            USING ERRCODE = '22023',
+                  HINT = pg_catalog.format('Vector ids have 1 to %s characters.', s3vl._contract_limit('key_length_max'));
     END IF;
 END
 $$;
@@ -193,9 +194,11 @@ DECLARE
     v_request jsonb;
     v_result jsonb;
 BEGIN
-    IF p_max_results IS NULL OR p_max_results NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION 'max_results must be between 1 and 1000, got %', coalesce(p_max_results::text, 'NULL')
-            USING ERRCODE = '22023', HINT = 'Pass max_results => n with 1 <= n <= 1000.';
+    IF p_max_results IS NULL OR p_max_results NOT BETWEEN 1 AND s3vl._contract_limit('list_max_results_max') THEN
+        RAISE EXCEPTION 'max_results must be between 1 and %, got %', s3vl._contract_limit('list_max_results_max'),
+                coalesce(p_max_results::text, 'NULL')
+            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass max_results => n with 1 <= n <= %s.',
+                                                              s3vl._contract_limit('list_max_results_max'));
     END IF;
     IF p_page_token IS NOT NULL AND p_page_token = '' THEN
         RAISE EXCEPTION 'next_token must be NULL or a token returned as response_next_token'
@@ -206,8 +209,10 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
     END IF;
     IF (p_segment_count IS NULL) <> (p_segment_index IS NULL)
-       OR p_segment_count NOT BETWEEN 1 AND 16 OR p_segment_index NOT BETWEEN 0 AND p_segment_count - 1 THEN
-        RAISE EXCEPTION 'segment_count must be 1..16 and segment_index 0..segment_count-1, given together; got % and %',
+       OR p_segment_count NOT BETWEEN 1 AND s3vl._contract_limit('segment_count_max')
+       OR p_segment_index NOT BETWEEN 0 AND p_segment_count - 1 THEN
+        RAISE EXCEPTION 'segment_count must be 1..% and segment_index 0..segment_count-1, given together; got % and %',
+                s3vl._contract_limit('segment_count_max'),
                 coalesce(p_segment_count::text, 'NULL'), coalesce(p_segment_index::text, 'NULL')
             USING ERRCODE = '22023', HINT = 'Pass both (to scan segments in parallel) or neither.';
     END IF;
@@ -261,7 +266,7 @@ DECLARE
 BEGIN
     v_index := s3vl._index(list_all_vectors.index_name);
     LOOP
-        v_page := s3vl._list_page(v_index, 1000, v_token, list_all_vectors.return_data,
+        v_page := s3vl._list_page(v_index, s3vl._contract_limit('list_max_results_max'), v_token, list_all_vectors.return_data,
                                   list_all_vectors.return_metadata, list_all_vectors.segment_count,
                                   list_all_vectors.segment_index);
         RETURN QUERY
