@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import botocore
+import botocore.session
 
 SERVICE = "s3vectors"
 
@@ -27,6 +28,12 @@ def write_model_dir(target: Path) -> Path:
         raise FileNotFoundError(
             f"botocore {botocore.__version__} at {source.parent} has no {SERVICE} model: "
             "install the project's boto3 pin (pip install -e .)"
+        )
+    query = botocore.session.get_session().get_service_model(SERVICE).shape_for("QueryVectorsInput")
+    if "queryTexts" not in query.members:
+        raise RuntimeError(
+            f"botocore {botocore.__version__}'s {SERVICE} model has no queryTexts either: "
+            "upgrade boto3 within the project's pin (pip install -U -e .)"
         )
     shutil.copytree(source, target / SERVICE, dirs_exist_ok=True)
     return target
