@@ -109,6 +109,8 @@ DECLARE
     v_index s3vl.index_registry;
     v_request json;
     v_result jsonb;
+    v_cached jsonb;
+    v_generation bigint;
 BEGIN
     v_index := s3vl._target(query_vectors.index_name, query_vectors.index_arn);
     IF query_vectors.top_k IS NULL
@@ -142,9 +144,15 @@ BEGIN
                       || pg_catalog.format(', "filter" : %s}', query_vectors.metadata_filter))::json;
     END IF;
 
-    v_result := s3vl._invoke_request('query_vectors', v_request);
+    -- The result cache (65_cache.sql), when set_query_cache turned it on for this index.
+    SELECT c.o_result, c.o_generation INTO v_cached, v_generation
+      FROM s3vl._query_cache_get(v_index.index_arn, v_request) c;
+    v_result := coalesce(v_cached, s3vl._invoke_request('query_vectors', v_request));
     IF pg_catalog.jsonb_typeof(v_result -> 'vectors') IS DISTINCT FROM 'array' THEN
         PERFORM s3vl._raise_invalid_response('query_vectors', 'no "vectors" array');
+    END IF;
+    IF v_cached IS NULL THEN
+        PERFORM s3vl._query_cache_put(v_index.index_arn, v_request, v_result, v_generation);
     END IF;
 
     -- CLASSIC filters after its approximate search: a short answer may hide matching vectors.

@@ -523,6 +523,7 @@ BEGIN
                           s3vl._contract_version(), pg_catalog.to_json(p_index.index_arn),
                           CASE WHEN p_delete THEN '"keys"' ELSE '"vectors"' END,
                           pg_catalog.array_to_string(p_items, ','))::json);
+    PERFORM s3vl._query_cache_invalidate(p_index.index_arn);  -- cached query results are stale now (65_cache.sql)
 END
 $$;
 

@@ -19,6 +19,7 @@ GRANT EXECUTE ON FUNCTION
     s3vl.rank_vectors(text, double precision[], text[], integer, boolean),
     s3vl.search(text, double precision[], integer, text[], jsonb, boolean),
     s3vl.list_indexes(),
+    s3vl.cache_stats(),
     s3vl.get_index_info(text),
     s3vl.describe_indexes(),
     s3vl.resolve_index_arn(text),
@@ -55,7 +56,8 @@ GRANT EXECUTE ON FUNCTION
     s3vl.activate_index(text),
     s3vl.deactivate_index(text),
     s3vl.put_vectors(text, text[], double precision[], jsonb[], boolean),
-    s3vl.delete_vectors(text, text[], boolean)
+    s3vl.delete_vectors(text, text[], boolean),
+    s3vl.set_query_cache(text, interval, integer)
 TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION
     s3vl.sync_table(regclass, text, name, name, text[], boolean),

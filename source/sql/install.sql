@@ -24,6 +24,7 @@ SET LOCAL client_min_messages = warning;
 \ir 40_registry.sql
 \ir 50_validate.sql
 \ir 60_query.sql
+\ir 65_cache.sql
 \ir 70_read.sql
 \ir 75_rank.sql
 \ir 80_write.sql
