@@ -119,9 +119,10 @@ DECLARE
     v_where text := pg_catalog.format('%s row %s', p_sync.table_name, pg_catalog.quote_literal(p_key));
     v_rounded real[];
 BEGIN
-    IF pg_catalog.char_length(p_key) NOT BETWEEN 1 AND 1024 THEN
+    IF pg_catalog.char_length(p_key) NOT BETWEEN 1 AND s3vl._contract_limit('key_length_max') THEN
         RAISE EXCEPTION '%: the key is % characters long, which cannot be a vector id', v_where, pg_catalog.char_length(p_key)
-            USING ERRCODE = '22023', HINT = 'Vector ids have 1 to 1024 characters: shorten the key.';
+            USING ERRCODE = '22023', HINT = pg_catalog.format('Vector ids have 1 to %s characters: shorten the key.',
+                                                              s3vl._contract_limit('key_length_max'));
     END IF;
     IF p_vector IS NULL THEN
         RAISE EXCEPTION '%: column % is NULL, and a synced row needs an embedding', v_where, p_sync.embedding_column
@@ -375,10 +376,11 @@ BEGIN
     IF (SELECT count(DISTINCT c) FROM pg_catalog.unnest(v_metadata) c) <> pg_catalog.cardinality(v_metadata) THEN
         RAISE EXCEPTION 'metadata_columns names a column twice' USING ERRCODE = '42701', HINT = 'Name each column once.';
     END IF;
-    IF pg_catalog.cardinality(v_metadata) + 1 > 50 THEN
-        RAISE EXCEPTION '% metadata columns plus the version key exceed the 50 metadata keys S3 Vectors allows per vector',
-                pg_catalog.cardinality(v_metadata)
-            USING ERRCODE = '54000', HINT = 'Pass at most 49 metadata columns.';
+    IF pg_catalog.cardinality(v_metadata) + 1 > s3vl._contract_limit('metadata_max_keys') THEN
+        RAISE EXCEPTION '% metadata columns plus the version key exceed the % metadata keys S3 Vectors allows per vector',
+                pg_catalog.cardinality(v_metadata), s3vl._contract_limit('metadata_max_keys')
+            USING ERRCODE = '54000',
+                  HINT = pg_catalog.format('Pass at most %s metadata columns.', s3vl._contract_limit('metadata_max_keys') - 1);
     END IF;
     FOR v_column IN
         SELECT m.c, a.attname, a.atttypid, a.atttypmod
@@ -401,8 +403,9 @@ BEGIN
         v_bytes := v_bytes + pg_catalog.octet_length(pg_catalog.to_json(v_column.c)::text) + 2
                    + coalesce(s3vl._sync_metadata_width(v_column.atttypid, v_column.atttypmod), 0);
     END LOOP;
-    IF v_bytes + 40 > 40 * 1024 THEN
-        RAISE EXCEPTION 'metadata columns % can take % bytes per vector, over the 40 KB S3 Vectors allows', v_metadata, v_bytes + 40
+    IF v_bytes + 40 > s3vl._contract_limit('metadata_total_bytes') THEN
+        RAISE EXCEPTION 'metadata columns % can take % bytes per vector, over the % KB S3 Vectors allows', v_metadata, v_bytes + 40,
+                s3vl._contract_limit('metadata_total_bytes') / 1024
             USING ERRCODE = '54000', HINT = 'Pass fewer or narrower metadata columns.';
     END IF;
 
@@ -418,8 +421,8 @@ BEGIN
               || ' WHERE s.v IS NULL OR pg_catalog.cardinality(s.v) <> $1 OR pg_catalog.array_ndims(s.v) <> 1'
               || '    OR pg_catalog.array_position(s.v, NULL) IS NOT NULL OR ''NaN''::float8 = ANY (s.v)'
               || '    OR ''Infinity''::float8 = ANY (s.v) OR ''-Infinity''::float8 = ANY (s.v)'
-              || '    OR pg_catalog.char_length(s.k) > 1024 LIMIT 1'
-           INTO v_bad USING v_index.dimension;
+              || '    OR pg_catalog.char_length(s.k) > $2 LIMIT 1'
+           INTO v_bad USING v_index.dimension, s3vl._contract_limit('key_length_max');
         IF v_bad.k IS NOT NULL THEN
             PERFORM s3vl._sync_check_embedding(v_sync, v_index, v_bad.k, v_bad.v);
         END IF;
