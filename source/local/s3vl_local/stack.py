@@ -33,7 +33,18 @@ from s3vl_local.lambda_service.server import DEAD_LETTER_DIR, SERVICE_PATH
 from s3vl_local.postgres import SUPERUSER_ROLE, PostgresCluster, make_shared_dir
 from s3vl_local.processes import is_alive, stop_pid
 
-REPO = Path(__file__).resolve().parents[3]
+
+def _checkout(module: Path) -> Path:
+    """The s3vl checkout: the nearest directory holding source/lambda/package.sh above `module` (an
+    editable install) or else above the working directory (an installed copy run from the checkout)."""
+    for start in (module.resolve(), Path.cwd().resolve()):
+        for directory in (start, *start.parents):
+            if (directory / "source" / "lambda" / "package.sh").is_file():
+                return directory
+    return Path.cwd()  # the commands that need the checkout's files name the missing file
+
+
+REPO = _checkout(Path(__file__))
 PACKAGE_SCRIPT = REPO / "source" / "lambda" / "package.sh"
 DEFAULT_ZIP = REPO / "source" / "lambda" / "build" / "sample-rds-lambda-s3vector.zip"
 FUNCTION_NAME = "s3vl-vector-query"
