@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""s3vl.query_vectors answered from the query result cache against the uncached path, on the `aws`
+latency profile (the emulator and the Lambda service cost what AWS costs: docs/local-stack.md).
+
+One local stack started with latency_profile="aws"; two emulator indexes holding the same N x 768 cosine
+vectors, top_k 10, both registered, the cache on (one hour) for the first only. Interleaved, in a seeded
+random order each round, so that every path sees the same machine load:
+- hit:      a query vector already answered once (an entry of the cache)
+- miss:     a new query vector on the cached index (looks up, invokes, stores)
+- uncached: a new query vector on the other index (no cache: today's path)
+Figures: hit p50 / uncached p50 (target <= 0.02), and miss p50 / uncached p50 (what turning the cache
+on costs a query it cannot answer).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "source" / "local"))
+
+import psycopg  # noqa: E402
+from s3vl_local import local_aws  # noqa: E402
+from s3vl_local.stack import LocalStack  # noqa: E402
+
+DIM, TOP_K = 768, 10
+BUCKET, CACHED, UNCACHED, DBNAME = "bench-cache", "bench-cached", "bench-uncached", "s3vl_bench_cache"
+ORDER_SEED = 7
+
+
+def _load(stack: LocalStack, n: int, rng: np.random.Generator) -> dict[str, str]:
+    env = stack.env()
+    s3v = local_aws.client("s3vectors", env["AWS_ENDPOINT_URL_S3VECTORS"])
+    s3v.create_vector_bucket(vectorBucketName=BUCKET)
+    data = rng.standard_normal((n, DIM)).astype(np.float32)
+    arns = {}
+    for index in (CACHED, UNCACHED):
+        s3v.create_index(
+            vectorBucketName=BUCKET,
+            indexName=index,
+            dataType="float32",
+            dimension=DIM,
+            distanceMetric="cosine",
+        )
+        for start in range(0, n, 500):  # boto3 retries the profile's 429s (2,500 vectors/s per index)
+            vectors = [
+                {"key": f"v{i}", "data": {"float32": data[i].tolist()}}
+                for i in range(start, min(n, start + 500))
+            ]
+            s3v.put_vectors(vectorBucketName=BUCKET, indexName=index, vectors=vectors)
+        arns[index] = s3v.get_index(vectorBucketName=BUCKET, indexName=index)["index"]["indexArn"]
+    return arns
+
+
+def _install(stack: LocalStack, arns: dict[str, str]) -> None:
+    with psycopg.connect(stack.pg.dsn(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
+        conn.execute(f"CREATE DATABASE {DBNAME}")
+    stack.install_shim(DBNAME)
+    subprocess.run(
+        ["psql", "-X", "-q", "-h", stack.pg.host, "-p", str(stack.pg.port), "-U", "postgres", "-d", DBNAME,
+         "-f", str(REPO / "source" / "sql" / "install.sql")],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
+        conn.execute("SELECT s3vl.configure(%s)", (stack.env()["S3VL_LAMBDA_FUNCTION_ARN"],))
+        for index, arn in arns.items():
+            conn.execute("SELECT s3vl.register_index(%s, %s)", (index, arn))
+        conn.execute("SELECT s3vl.set_query_cache(%s, interval '1 hour')", (CACHED,))
+
+
+def measure(stack: LocalStack, n: int, rounds: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(17)
+    _install(stack, _load(stack, n, rng))
+    with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
+        # Query vectors live in a table, as they would when they come from the database.
+        conn.execute("CREATE TEMP TABLE q (n int PRIMARY KEY, v double precision[])")
+        for i in range(3 * rounds + 4):
+            conn.execute("INSERT INTO q VALUES (%s, %s)", (i, rng.standard_normal(DIM).tolist()))
+        sql = (
+            "SELECT * FROM s3vl.query_vectors((SELECT v FROM q WHERE n = %s), %s, top_k => %s, "
+            "return_metadata => false)"
+        )
+
+        def timed(number: int, index: str) -> float:
+            start = time.perf_counter()
+            rows = conn.execute(sql, (number, index, TOP_K)).fetchall()
+            elapsed = time.perf_counter() - start
+            assert len(rows) == TOP_K
+            return elapsed
+
+        fresh = iter(range(4, 3 * rounds + 4))
+        for number in range(4):  # warm: the cold start, and the entries the hits read
+            timed(number, CACHED)
+            timed(number, UNCACHED)
+        before = conn.execute("SELECT hits, misses FROM s3vl.cache_stats()").fetchone()
+        times: dict[str, list[float]] = {"hit": [], "miss": [], "uncached": []}
+        order = random.Random(ORDER_SEED)
+        for r in range(rounds):
+            paths = list(times)
+            order.shuffle(paths)
+            for path in paths:
+                if path == "hit":
+                    times[path].append(timed(r % 4, CACHED))
+                else:
+                    times[path].append(timed(next(fresh), CACHED if path == "miss" else UNCACHED))
+        after = conn.execute("SELECT hits, misses FROM s3vl.cache_stats()").fetchone()
+    assert before is not None and after is not None
+    assert (after[0] - before[0], after[1] - before[1]) == (rounds, rounds), "hits and misses as planned"
+    p50 = {path: statistics.median(values) * 1000 for path, values in times.items()}
+    return [
+        {"name": f"query_vectors cache hit p50 vs uncached p50 (aws profile, {n} x {DIM})",
+         "value": p50["hit"], "baseline": p50["uncached"], "ratio": p50["hit"] / p50["uncached"],
+         "target": 0.02, "unit": "ms"},
+        {"name": "  cache miss p50 vs uncached p50 (the cost of a lookup and a store)",
+         "value": p50["miss"], "baseline": p50["uncached"], "ratio": p50["miss"] / p50["uncached"],
+         "target": None, "unit": "ms"},
+    ]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    quick = "--quick" in (argv or [])
+    n, rounds = (1000, 15) if quick else (5000, 60)
+    with tempfile.TemporaryDirectory(prefix="s3vl-bench-cache-") as state:
+        Path(state).chmod(0o755)  # the postgres OS user must traverse it when we run as root
+        stack = LocalStack(Path(state), latency_profile="aws")
+        stack.start()
+        try:
+            results = measure(stack, n, rounds)
+        finally:
+            stack.stop()
+    for row in results:
+        target = "" if row["target"] is None else f" (target <= {row['target']})"
+        print(
+            f"{row['name']}: {row['value']:.2f} ms, baseline {row['baseline']:.2f} ms, "
+            f"ratio {row['ratio']:.4f}{target}"
+        )
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
