@@ -293,3 +293,18 @@ def test_no_role_reads_cached_results_it_may_not_query(cached: Cached, conn: psy
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             admin.execute("SELECT result FROM s3vl.query_cache_entries")
     assert Path(cached.log).exists()
+
+
+def test_a_table_sync_flush_invalidates(cached: Cached, conn: psycopg.Connection[Any]) -> None:
+    conn.execute("DROP TABLE IF EXISTS cache_items")
+    conn.execute("CREATE TABLE cache_items (id text PRIMARY KEY, emb double precision[])")
+    conn.execute("SELECT s3vl.sync_table('cache_items', 'cache-b', 'id', 'emb', backfill => false)")
+    try:
+        assert query(conn, ", top_k => 1", index="cache-b")[0][0] != "synced"
+        conn.execute(f"INSERT INTO cache_items VALUES ('synced', {Q})")
+        assert conn.execute("SELECT sent, failed FROM s3vl.flush()").fetchone() == (1, 0)
+        assert query(conn, ", top_k => 1", index="cache-b")[0][0] == "synced"
+    finally:
+        conn.execute("SELECT s3vl.unsync_table('cache_items', discard_pending => true)")
+        conn.execute("DROP TABLE cache_items")
+        cached.s3v.delete_vectors(vectorBucketName=BUCKET, indexName="cache-b", keys=["synced"])
