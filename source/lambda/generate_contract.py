@@ -9,6 +9,7 @@ docs/payload-contract.md. The Lambda package reads the contract itself at import
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,63 +27,27 @@ DOC_BEGIN = f"<!-- BEGIN GENERATED from {SOURCE} by generate_contract.py -->"
 DOC_END = "<!-- END GENERATED -->"
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def sql() -> str:
-    limits = "\n".join(
-        f"        WHEN {_literal(name)} THEN {value}" for name, value in sorted(contract.LIMITS.items())
-    )
-    rows = ",\n".join(
-        f"        ({_literal(e.code)}, {_literal(e.sqlstate)}, {str(e.retryable).lower()}, "
-        f"{_literal(e.source)},\n         {_literal(e.hint)})"
+    """The contract as SQL reads it: a JSON document with every text's placeholders filled in, one error
+    code per line. 20_errors.sql's functions (error_codes(), _contract_version(), _contract_limit())
+    read it, so nothing but this document is generated."""
+    fields = ("code", "sqlstate", "retryable", "source", "hint")
+    errors = ",\n".join(
+        "    " + json.dumps({name: getattr(e, name) for name in fields}, ensure_ascii=False)
         for e in contract.ERRORS.values()
     )
+    document = (
+        f'{{"contract_version": {contract.CONTRACT_VERSION},\n'
+        f' "limits": {json.dumps(contract.LIMITS, sort_keys=True)},\n'
+        f' "errors": [\n{errors}\n]}}'
+    )
+    assert "$contract$" not in document
     return f"""{SQL_BEGIN}; do not edit by hand.
-
--- The payload contract version this schema speaks: sent with every request, expected in every answer.
-CREATE OR REPLACE FUNCTION s3vl._contract_version()
-RETURNS integer
+CREATE OR REPLACE FUNCTION s3vl._contract()
+RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT {contract.CONTRACT_VERSION} $$;
-
--- A limit of the contract by name (contract.json "limits"), checked in SQL before paying for an invocation.
-CREATE OR REPLACE FUNCTION s3vl._contract_limit(p_name text)
-RETURNS integer
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN CASE p_name
-{limits}
-        ELSE s3vl._unknown_contract_limit(p_name) END;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION s3vl._unknown_contract_limit(p_name text)
-RETURNS integer
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RAISE EXCEPTION 's3vl: the payload contract has no limit named %', pg_catalog.quote_literal(p_name)
-        USING ERRCODE = 'XX000',
-              HINT = 'A defect of the s3vl schema: regenerate it with source/lambda/generate_contract.py.';
-END
-$$;
-
--- One row per error code: the payload contract's codes and the invocation failures s3vl detects.
-CREATE OR REPLACE FUNCTION s3vl.error_codes()
-RETURNS TABLE (error_code text, sqlstate text, retryable boolean, source text, hint text)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT * FROM (VALUES
-{rows}
-    ) AS t(error_code, sqlstate, retryable, source, hint)
-$$;
+AS $function$ SELECT $contract${document}$contract$::jsonb $function$;
 {SQL_END}"""
 
 

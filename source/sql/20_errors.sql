@@ -13,154 +13,101 @@
 -- Standard SQLSTATEs: 22023 invalid argument, 42704 unknown index, 55000 not configured,
 -- 54000 result or request over Lambda's payload limits.
 
+-- The payload contract as this schema speaks it: s3vl._contract() below, read by the functions after it.
 -- BEGIN GENERATED from source/lambda/src/s3vl_lambda/contract.json by generate_contract.py; do not edit by hand.
+CREATE OR REPLACE FUNCTION s3vl._contract()
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $function$ SELECT $contract${"contract_version": 1,
+ "limits": {"dimension_max": 4096, "dimension_min": 1, "filter_max_depth": 32, "key_length_max": 1024, "lambda_response_bytes": 6291456, "list_max_results_default": 500, "list_max_results_max": 1000, "metadata_filterable_bytes": 2048, "metadata_max_keys": 50, "metadata_total_bytes": 40960, "put_request_bytes": 20971520, "segment_count_max": 16, "top_k_default": 10, "top_k_max": 10000, "top_k_min": 1},
+ "errors": [
+    {"code": "INVALID_REQUEST", "sqlstate": "SV008", "retryable": false, "source": "handler", "hint": "Deploy the Lambda package that matches this s3vl schema (payload contract version 1)."},
+    {"code": "UNSUPPORTED_CONTRACT_VERSION", "sqlstate": "SV008", "retryable": false, "source": "handler", "hint": "Deploy the Lambda package that matches this s3vl schema (payload contract version 1)."},
+    {"code": "UNKNOWN_OPERATION", "sqlstate": "SV008", "retryable": false, "source": "handler", "hint": "Deploy the Lambda package that matches this s3vl schema (payload contract version 1)."},
+    {"code": "UNKNOWN_FIELD", "sqlstate": "SV008", "retryable": false, "source": "handler", "hint": "Deploy the Lambda package that matches this s3vl schema (payload contract version 1)."},
+    {"code": "MISSING_FIELD", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass the missing argument."},
+    {"code": "INVALID_FIELD_TYPE", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass the argument with the documented type."},
+    {"code": "INVALID_INDEX_ARN", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Register the index with its ARN, arn:<partition>:s3vectors:<region>:<account>:bucket/<bucket>/index/<index>."},
+    {"code": "INVALID_TOP_K", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass top_k between 1 and 10000."},
+    {"code": "INVALID_DIMENSION", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass vectors with 1 to 4096 elements."},
+    {"code": "INVALID_VECTOR_VALUE", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass vectors of numbers only."},
+    {"code": "NON_FINITE_VALUE", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Remove NaN and Infinity from the vector."},
+    {"code": "INVALID_KEY", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Use vector ids of 1 to 1024 characters."},
+    {"code": "EMPTY_KEYS", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass at least one vector id."},
+    {"code": "INVALID_MAX_RESULTS", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass max_results between 1 and 1000."},
+    {"code": "INVALID_SEGMENT", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass segment_count (1..16) and segment_index (0..segment_count-1) together, or neither."},
+    {"code": "INVALID_NEXT_TOKEN", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass the next_token returned by the previous list_vectors page, or NULL for the first page."},
+    {"code": "FILTER_NOT_OBJECT", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass metadata_filter as a non-empty JSON object, e.g. '{\"category\": \"test\"}'::jsonb."},
+    {"code": "FILTER_UNKNOWN_OPERATOR", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Use only $eq $ne $gt $gte $lt $lte $in $nin $exists $startsWith $and $or in metadata_filter."},
+    {"code": "FILTER_INVALID_OPERAND", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Fix the operand named in the message."},
+    {"code": "FILTER_EMPTY_LOGICAL", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Give $and / $or a non-empty array of filters."},
+    {"code": "FILTER_TOO_DEEP", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Nest metadata_filter at most 32 filters deep through $and / $or: flatten nested $and, use $in for an $or of $eq."},
+    {"code": "INVALID_METADATA", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass metadata as a JSON object whose values are strings, numbers, booleans or non-empty lists."},
+    {"code": "METADATA_TOO_LARGE", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Keep metadata under 40 KB per vector, of which at most 2 KB filterable."},
+    {"code": "METADATA_TOO_MANY_KEYS", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Keep metadata to at most 50 keys per vector."},
+    {"code": "VALIDATION_FAILED", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "S3 Vectors rejected an argument (for example a filter on a non-filterable key, an unknown filter operator or a zero vector on a cosine index): correct it as the message says."},
+    {"code": "RESPONSE_TOO_LARGE", "sqlstate": "54000", "retryable": false, "source": "handler", "hint": "Reduce top_k, the number of ids per call, max_results, or do not return vector data or metadata."},
+    {"code": "INDEX_NOT_FOUND", "sqlstate": "SV002", "retryable": false, "source": "handler", "hint": "The registered index ARN does not exist in S3 Vectors: check it with aws s3vectors get-index --index-arn <arn>, then call s3vl.register_index again with the right ARN."},
+    {"code": "ACCESS_DENIED", "sqlstate": "SV003", "retryable": false, "source": "handler", "hint": "Grant the Lambda execution role the s3vectors actions on this index (see the CloudFormation template); querying with a filter or metadata also needs s3vectors:GetVectors."},
+    {"code": "CONFLICT", "sqlstate": "SV001", "retryable": false, "source": "handler", "hint": "Resolve the conflict named in DETAIL, then retry."},
+    {"code": "QUOTA_EXCEEDED", "sqlstate": "SV001", "retryable": false, "source": "handler", "hint": "Request a quota increase or remove unused resources."},
+    {"code": "KMS_ERROR", "sqlstate": "SV001", "retryable": false, "source": "handler", "hint": "Check the KMS key of the vector bucket and the Lambda role's permission to use it."},
+    {"code": "AWS_ERROR", "sqlstate": "SV001", "retryable": false, "source": "handler", "hint": "Look up the AWS error code in DETAIL in the S3 Vectors documentation."},
+    {"code": "THROTTLED", "sqlstate": "SV004", "retryable": true, "source": "handler", "hint": "Retry later with backoff, or lower the request rate."},
+    {"code": "SERVICE_UNAVAILABLE", "sqlstate": "SV004", "retryable": true, "source": "handler", "hint": "Retry later with backoff."},
+    {"code": "ENDPOINT_UNREACHABLE", "sqlstate": "SV004", "retryable": true, "source": "handler", "hint": "Retry later; check that the Lambda function can reach the S3 Vectors endpoint (network, VPC endpoint or NAT)."},
+    {"code": "AWS_TIMEOUT", "sqlstate": "SV005", "retryable": true, "source": "handler", "hint": "Retry later; if it persists reduce top_k or the batch size."},
+    {"code": "DEADLINE_EXCEEDED", "sqlstate": "SV005", "retryable": true, "source": "handler", "hint": "Raise the Lambda function timeout (LambdaTimeout) and s3vl.configure(..., timeout_seconds => ...), or reduce the work per call."},
+    {"code": "LAMBDA_FUNCTION_ERROR", "sqlstate": "SV006", "retryable": false, "source": "invoke", "hint": "Read the function's CloudWatch log for the error in DETAIL; redeploy the package if it is a defect."},
+    {"code": "LAMBDA_FUNCTION_TIMEOUT", "sqlstate": "SV005", "retryable": true, "source": "invoke", "hint": "The function ran past its own timeout: raise LambdaTimeout, or reduce top_k or the batch size."},
+    {"code": "INVOKE_TIMEOUT", "sqlstate": "SV005", "retryable": true, "source": "invoke", "hint": "The invocation exceeded s3vl's timeout: raise it with s3vl.configure(..., timeout_seconds => N), or reduce the work per call."},
+    {"code": "LAMBDA_ACCESS_DENIED", "sqlstate": "SV003", "retryable": false, "source": "invoke", "hint": "Attach an IAM role allowed to lambda:InvokeFunction on this function to the cluster (aws rds add-role-to-db-cluster --feature-name Lambda)."},
+    {"code": "LAMBDA_THROTTLED", "sqlstate": "SV004", "retryable": true, "source": "invoke", "hint": "Retry later; raise the function's reserved concurrency if it persists."},
+    {"code": "LAMBDA_NOT_FOUND", "sqlstate": "SV007", "retryable": false, "source": "invoke", "hint": "Check the function ARN stored with s3vl.configure() (see s3vl.get_config())."},
+    {"code": "LAMBDA_UNREACHABLE", "sqlstate": "SV007", "retryable": true, "source": "invoke", "hint": "Check the network path from the database to the Lambda endpoint (outbound 443, NAT or VPC endpoint) and the function ARN in s3vl.get_config()."},
+    {"code": "INVALID_RESPONSE", "sqlstate": "SV008", "retryable": false, "source": "invoke", "hint": "Deploy the Lambda package that matches this s3vl schema (payload contract version 1)."}
+]}$contract$::jsonb $function$;
+-- END GENERATED
 
 -- The payload contract version this schema speaks: sent with every request, expected in every answer.
 CREATE OR REPLACE FUNCTION s3vl._contract_version()
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT 1 $$;
+AS $$ SELECT (s3vl._contract() ->> 'contract_version')::integer $$;
 
--- A limit of the contract by name (contract.json "limits"), checked in SQL before paying for an invocation.
+-- A limit of the contract by name, checked in SQL before paying for an invocation. Immutable: a call
+-- with a constant name is folded into the plan.
 CREATE OR REPLACE FUNCTION s3vl._contract_limit(p_name text)
 RETURNS integer
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_value integer := (s3vl._contract() -> 'limits' ->> p_name)::integer;
 BEGIN
-    RETURN CASE p_name
-        WHEN 'dimension_max' THEN 4096
-        WHEN 'dimension_min' THEN 1
-        WHEN 'filter_max_depth' THEN 32
-        WHEN 'key_length_max' THEN 1024
-        WHEN 'lambda_response_bytes' THEN 6291456
-        WHEN 'list_max_results_default' THEN 500
-        WHEN 'list_max_results_max' THEN 1000
-        WHEN 'metadata_filterable_bytes' THEN 2048
-        WHEN 'metadata_max_keys' THEN 50
-        WHEN 'metadata_total_bytes' THEN 40960
-        WHEN 'put_request_bytes' THEN 20971520
-        WHEN 'segment_count_max' THEN 16
-        WHEN 'top_k_default' THEN 10
-        WHEN 'top_k_max' THEN 10000
-        WHEN 'top_k_min' THEN 1
-        ELSE s3vl._unknown_contract_limit(p_name) END;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION s3vl._unknown_contract_limit(p_name text)
-RETURNS integer
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RAISE EXCEPTION 's3vl: the payload contract has no limit named %', pg_catalog.quote_literal(p_name)
-        USING ERRCODE = 'XX000',
-              HINT = 'A defect of the s3vl schema: regenerate it with source/lambda/generate_contract.py.';
+    IF v_value IS NULL THEN
+        RAISE EXCEPTION 's3vl: the payload contract has no limit named %', coalesce(pg_catalog.quote_literal(p_name), 'NULL')
+            USING ERRCODE = 'XX000',
+                  HINT = 'A defect of the s3vl schema: name a limit of contract.json, then regenerate with generate_contract.py.';
+    END IF;
+    RETURN v_value;
 END
 $$;
 
 -- One row per error code: the payload contract's codes and the invocation failures s3vl detects.
+-- SECURITY DEFINER: s3vl_user may call it, not the internal s3vl._contract() it reads.
 CREATE OR REPLACE FUNCTION s3vl.error_codes()
 RETURNS TABLE (error_code text, sqlstate text, retryable boolean, source text, hint text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM (VALUES
-        ('INVALID_REQUEST', 'SV008', false, 'handler',
-         'Deploy the Lambda package that matches this s3vl schema (payload contract version 1).'),
-        ('UNSUPPORTED_CONTRACT_VERSION', 'SV008', false, 'handler',
-         'Deploy the Lambda package that matches this s3vl schema (payload contract version 1).'),
-        ('UNKNOWN_OPERATION', 'SV008', false, 'handler',
-         'Deploy the Lambda package that matches this s3vl schema (payload contract version 1).'),
-        ('UNKNOWN_FIELD', 'SV008', false, 'handler',
-         'Deploy the Lambda package that matches this s3vl schema (payload contract version 1).'),
-        ('MISSING_FIELD', '22023', false, 'handler',
-         'Pass the missing argument.'),
-        ('INVALID_FIELD_TYPE', '22023', false, 'handler',
-         'Pass the argument with the documented type.'),
-        ('INVALID_INDEX_ARN', '22023', false, 'handler',
-         'Register the index with its ARN, arn:<partition>:s3vectors:<region>:<account>:bucket/<bucket>/index/<index>.'),
-        ('INVALID_TOP_K', '22023', false, 'handler',
-         'Pass top_k between 1 and 10000.'),
-        ('INVALID_DIMENSION', '22023', false, 'handler',
-         'Pass vectors with 1 to 4096 elements.'),
-        ('INVALID_VECTOR_VALUE', '22023', false, 'handler',
-         'Pass vectors of numbers only.'),
-        ('NON_FINITE_VALUE', '22023', false, 'handler',
-         'Remove NaN and Infinity from the vector.'),
-        ('INVALID_KEY', '22023', false, 'handler',
-         'Use vector ids of 1 to 1024 characters.'),
-        ('EMPTY_KEYS', '22023', false, 'handler',
-         'Pass at least one vector id.'),
-        ('INVALID_MAX_RESULTS', '22023', false, 'handler',
-         'Pass max_results between 1 and 1000.'),
-        ('INVALID_SEGMENT', '22023', false, 'handler',
-         'Pass segment_count (1..16) and segment_index (0..segment_count-1) together, or neither.'),
-        ('INVALID_NEXT_TOKEN', '22023', false, 'handler',
-         'Pass the next_token returned by the previous list_vectors page, or NULL for the first page.'),
-        ('FILTER_NOT_OBJECT', '22023', false, 'handler',
-         'Pass metadata_filter as a non-empty JSON object, e.g. ''{"category": "test"}''::jsonb.'),
-        ('FILTER_UNKNOWN_OPERATOR', '22023', false, 'handler',
-         'Use only $eq $ne $gt $gte $lt $lte $in $nin $exists $startsWith $and $or in metadata_filter.'),
-        ('FILTER_INVALID_OPERAND', '22023', false, 'handler',
-         'Fix the operand named in the message.'),
-        ('FILTER_EMPTY_LOGICAL', '22023', false, 'handler',
-         'Give $and / $or a non-empty array of filters.'),
-        ('FILTER_TOO_DEEP', '22023', false, 'handler',
-         'Nest metadata_filter at most 32 filters deep through $and / $or: flatten nested $and, use $in for an $or of $eq.'),
-        ('INVALID_METADATA', '22023', false, 'handler',
-         'Pass metadata as a JSON object whose values are strings, numbers, booleans or non-empty lists.'),
-        ('METADATA_TOO_LARGE', '22023', false, 'handler',
-         'Keep metadata under 40 KB per vector, of which at most 2 KB filterable.'),
-        ('METADATA_TOO_MANY_KEYS', '22023', false, 'handler',
-         'Keep metadata to at most 50 keys per vector.'),
-        ('VALIDATION_FAILED', '22023', false, 'handler',
-         'S3 Vectors rejected an argument (for example a filter on a non-filterable key, an unknown filter operator or a zero vector on a cosine index): correct it as the message says.'),
-        ('RESPONSE_TOO_LARGE', '54000', false, 'handler',
-         'Reduce top_k, the number of ids per call, max_results, or do not return vector data or metadata.'),
-        ('INDEX_NOT_FOUND', 'SV002', false, 'handler',
-         'The registered index ARN does not exist in S3 Vectors: check it with aws s3vectors get-index --index-arn <arn>, then call s3vl.register_index again with the right ARN.'),
-        ('ACCESS_DENIED', 'SV003', false, 'handler',
-         'Grant the Lambda execution role the s3vectors actions on this index (see the CloudFormation template); querying with a filter or metadata also needs s3vectors:GetVectors.'),
-        ('CONFLICT', 'SV001', false, 'handler',
-         'Resolve the conflict named in DETAIL, then retry.'),
-        ('QUOTA_EXCEEDED', 'SV001', false, 'handler',
-         'Request a quota increase or remove unused resources.'),
-        ('KMS_ERROR', 'SV001', false, 'handler',
-         'Check the KMS key of the vector bucket and the Lambda role''s permission to use it.'),
-        ('AWS_ERROR', 'SV001', false, 'handler',
-         'Look up the AWS error code in DETAIL in the S3 Vectors documentation.'),
-        ('THROTTLED', 'SV004', true, 'handler',
-         'Retry later with backoff, or lower the request rate.'),
-        ('SERVICE_UNAVAILABLE', 'SV004', true, 'handler',
-         'Retry later with backoff.'),
-        ('ENDPOINT_UNREACHABLE', 'SV004', true, 'handler',
-         'Retry later; check that the Lambda function can reach the S3 Vectors endpoint (network, VPC endpoint or NAT).'),
-        ('AWS_TIMEOUT', 'SV005', true, 'handler',
-         'Retry later; if it persists reduce top_k or the batch size.'),
-        ('DEADLINE_EXCEEDED', 'SV005', true, 'handler',
-         'Raise the Lambda function timeout (LambdaTimeout) and s3vl.configure(..., timeout_seconds => ...), or reduce the work per call.'),
-        ('LAMBDA_FUNCTION_ERROR', 'SV006', false, 'invoke',
-         'Read the function''s CloudWatch log for the error in DETAIL; redeploy the package if it is a defect.'),
-        ('LAMBDA_FUNCTION_TIMEOUT', 'SV005', true, 'invoke',
-         'The function ran past its own timeout: raise LambdaTimeout, or reduce top_k or the batch size.'),
-        ('INVOKE_TIMEOUT', 'SV005', true, 'invoke',
-         'The invocation exceeded s3vl''s timeout: raise it with s3vl.configure(..., timeout_seconds => N), or reduce the work per call.'),
-        ('LAMBDA_ACCESS_DENIED', 'SV003', false, 'invoke',
-         'Attach an IAM role allowed to lambda:InvokeFunction on this function to the cluster (aws rds add-role-to-db-cluster --feature-name Lambda).'),
-        ('LAMBDA_THROTTLED', 'SV004', true, 'invoke',
-         'Retry later; raise the function''s reserved concurrency if it persists.'),
-        ('LAMBDA_NOT_FOUND', 'SV007', false, 'invoke',
-         'Check the function ARN stored with s3vl.configure() (see s3vl.get_config()).'),
-        ('LAMBDA_UNREACHABLE', 'SV007', true, 'invoke',
-         'Check the network path from the database to the Lambda endpoint (outbound 443, NAT or VPC endpoint) and the function ARN in s3vl.get_config().'),
-        ('INVALID_RESPONSE', 'SV008', false, 'invoke',
-         'Deploy the Lambda package that matches this s3vl schema (payload contract version 1).')
-    ) AS t(error_code, sqlstate, retryable, source, hint)
+    SELECT e ->> 'code', e ->> 'sqlstate', (e ->> 'retryable')::boolean, e ->> 'source', e ->> 'hint'
+      FROM pg_catalog.jsonb_array_elements(s3vl._contract() -> 'errors') WITH ORDINALITY AS t(e, n)
+     ORDER BY t.n
 $$;
--- END GENERATED
 COMMENT ON FUNCTION s3vl.error_codes() IS
     'Every error code s3vl can report, with its SQLSTATE, whether a retry can help, and the fix.';
 

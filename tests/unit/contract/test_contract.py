@@ -42,7 +42,8 @@ def test_drift_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     generator = _generator()
     copy = tmp_path / "20_errors.sql"
     shutil.copy(SQL_DIR / "20_errors.sql", copy)
-    copy.write_text(copy.read_text().replace("('THROTTLED', 'SV004', true,", "('THROTTLED', 'SV004', false,"))
+    retryable = '"THROTTLED", "sqlstate": "SV004", "retryable": '
+    copy.write_text(copy.read_text().replace(retryable + "true", retryable + "false"))
     render = generator.TARGETS[SQL_DIR / "20_errors.sql"]
     monkeypatch.setattr(generator, "TARGETS", {copy: render})
     assert generator.drifted() == [copy]
@@ -118,7 +119,7 @@ def test_every_limit_sql_reads_is_in_the_contract() -> None:
 def test_no_sql_file_states_the_contract_version_itself() -> None:
     # Requests and answers name the version through s3vl._contract_version(), generated from the contract.
     for path in SQL_DIR.glob("*.sql"):
-        text = path.read_text()
+        text = re.sub(r"-- BEGIN GENERATED.*?-- END GENERATED", "", path.read_text(), flags=re.DOTALL)
         stated = r"""'contract_version',\s*\d|"contract_version":\s*\d|speaks \d"""
         assert not re.search(stated, text), path.name
 
