@@ -140,3 +140,17 @@ def test_cloudformation_role_grants_exactly_the_contracts_actions() -> None:
     }
     wanted = {action for op in DOCUMENT["operations"].values() for action in op["actions"]}
     assert granted == wanted
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/sql-reference.md"])
+def test_sqlstate_tables_list_the_contracts_codes(page: str) -> None:
+    # | SQLSTATE | meaning | codes |: each SQLSTATE of the contract lists exactly the codes mapped to it.
+    by_state: dict[str, set[str]] = {}
+    for code, entry in DOCUMENT["errors"].items():
+        by_state.setdefault(entry["sqlstate"], set()).add(code)
+    listed: dict[str, set[str]] = {}
+    for line in (REPO / page).read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in by_state:
+            listed[cells[0]] = set(re.findall(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\b[A-Z]{4,}\b", cells[2]))
+    assert listed == by_state
