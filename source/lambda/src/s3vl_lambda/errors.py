@@ -43,6 +43,31 @@ _AWS_CODES: dict[str, tuple[str, str]] = {
 }
 
 
+# botocore failures without an AWS answer, first match wins (a ConnectTimeoutError is a ConnectionError);
+# the botocore exception name stands in for the AWS error code.
+_SDK_FAILURES: tuple[tuple[tuple[type[Exception], ...], str, str], ...] = (
+    (
+        (ConnectTimeoutError, ReadTimeoutError),
+        "AWS_TIMEOUT",
+        "timed out talking to the S3 Vectors endpoint ({exc}) after the client's retries: retry, ask for "
+        "less work per call, or raise the Lambda timeout",
+    ),
+    (
+        (BotocoreConnectionError, HTTPClientError),
+        "ENDPOINT_UNREACHABLE",
+        "could not reach the S3 Vectors endpoint ({exc}): check the function's network path to S3 Vectors "
+        "(VPC endpoint or NAT) or AWS_ENDPOINT_URL_S3VECTORS",
+    ),
+    (
+        # Client-side SDK failures: no credentials, bad parameters the SDK refused...
+        (BotoCoreError,),
+        "AWS_ERROR",
+        "failed in the AWS SDK before S3 Vectors answered ({name}: {exc}): check the function's credentials "
+        "and configuration",
+    ),
+)
+
+
 class HandlerError(Exception):
     """A failure the handler anticipates; it becomes the envelope's `error` object."""
 
@@ -96,28 +121,11 @@ def from_aws(exc: ClientError | BotoCoreError, action: str, actions: frozenset[s
     """
     if isinstance(exc, ClientError):
         return _from_client_error(exc, action, actions)
-    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
-        return HandlerError(
-            "AWS_TIMEOUT",
-            f"{action} timed out talking to the S3 Vectors endpoint ({exc}) after the client's retries: "
-            "retry, ask for less work per call, or raise the Lambda timeout",
-            aws_error_code=type(exc).__name__,
-        )
-    if isinstance(exc, BotocoreConnectionError | HTTPClientError):
-        return HandlerError(
-            "ENDPOINT_UNREACHABLE",
-            f"{action} could not reach the S3 Vectors endpoint ({exc}): check the function's network "
-            "path to S3 Vectors (VPC endpoint or NAT) or AWS_ENDPOINT_URL_S3VECTORS",
-            aws_error_code=type(exc).__name__,
-        )
-    # Client-side SDK failures (no credentials, bad parameters the SDK refused...): the botocore
-    # exception name stands in for the AWS error code.
-    return HandlerError(
-        "AWS_ERROR",
-        f"{action} failed in the AWS SDK before S3 Vectors answered ({type(exc).__name__}: {exc}): "
-        "check the function's credentials and configuration",
-        aws_error_code=type(exc).__name__,
-    )
+    for kinds, code, what in _SDK_FAILURES:
+        if isinstance(exc, kinds):
+            name = type(exc).__name__
+            return HandlerError(code, f"{action} " + what.format(exc=exc, name=name), aws_error_code=name)
+    raise AssertionError(f"unmapped botocore exception {type(exc).__name__}")  # BotoCoreError is the last row
 
 
 def _from_client_error(exc: ClientError, action: str, actions: frozenset[str]) -> HandlerError:
