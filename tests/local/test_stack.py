@@ -22,7 +22,7 @@ BIN = Path(sys.executable).parent
 STACK_ENV_KEYS = {
     "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "AWS_ENDPOINT_URL_S3VECTORS", "AWS_ENDPOINT_URL_LAMBDA",
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "S3VL_LAMBDA_FUNCTION_ARN",
-    "S3VL_S3_INDEX_ARN",
+    "S3VL_S3_INDEX_ARN", "AWS_DATA_PATH",
 }  # fmt: skip
 
 
@@ -136,3 +136,14 @@ def test_status_counts_the_event_invocations_in_dead_letter_files(tmp_path: Path
     (stack.dead_letter_dir / "f.jsonl").write_text('{"RequestID": "a"}\n{"RequestID": "b"}\n')
     (stack.dead_letter_dir / "g.jsonl").write_text('{"RequestID": "c"}\n')
     assert stack.status()["lambda"] == f"stopped; 3 failed Event invocation(s) in {stack.dead_letter_dir}"
+
+
+def test_stack_env_lets_the_aws_cli_send_query_texts(local_stack: LocalStack) -> None:
+    """With stack.env's AWS_DATA_PATH the CLI knows --query-texts and sends it: the emulator answers."""
+    env = {**os.environ, **local_stack.env()}
+    sent = subprocess.run(
+        [str(BIN / "aws"), "s3vectors", "query-vectors", "--index-arn", env["S3VL_S3_INDEX_ARN"] + "-absent",
+         "--query-texts", '[{"metadataKey": "description", "text": "red shoes"}]', "--top-k", "3"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert sent.returncode != 0 and "NotFoundException" in sent.stderr, sent.stderr

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from s3vl_local import latency_profiles, local_aws, probes
+from s3vl_local import awscli_model, latency_profiles, local_aws, probes
 from s3vl_local.aurora_shim.installer import ENDPOINT_SETTING, install_shim
 from s3vl_local.lambda_service.functions import function_arn
 from s3vl_local.lambda_service.server import DEAD_LETTER_DIR, SERVICE_PATH
@@ -220,6 +220,8 @@ class LocalStack:
         # Its arguments name the emulator's URL, known once the emulator runs: set in start().
         self.lambda_service = Daemon("lambda", "s3vl_local.lambda_service", [], self.run_dir)
         self.env_file = self.state_dir / "stack.env"
+        # The AWS CLI's own s3vectors model lacks queryTexts: stack.env points it at boto3's.
+        self.aws_models_dir = self.state_dir / "aws-models"
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -238,6 +240,7 @@ class LocalStack:
         )
         self.deploy_function(lambda_url)
         self.install_shim(self.dbname)
+        awscli_model.write_model_dir(self.aws_models_dir)
         self.env_file.write_text(
             "# The local s3vl stack (s3vl-local up). Use it with:  source "
             + str(self.env_file)
@@ -355,6 +358,7 @@ class LocalStack:
             "AWS_DEFAULT_REGION": local_aws.REGION,
             "S3VL_LAMBDA_FUNCTION_ARN": function_arn(FUNCTION_NAME),
             "S3VL_S3_INDEX_ARN": DEMO_INDEX_ARN,
+            "AWS_DATA_PATH": str(self.aws_models_dir),
         }
 
     # --- parts ------------------------------------------------------------------------------------
