@@ -1,9 +1,9 @@
 -- Exact ranking over candidates chosen in SQL (rank_vectors), and one search call that picks between that
 -- and the service's approximate search (search). docs/sql-reference.md, "Filtered search".
 
--- The distance of a stored vector to the query as S3 Vectors defines it: cosine 1 - cos (0..2, computed
--- as |v/|v| - q/|q||^2 / 2, which keeps its digits near 0), euclidean the L2 norm (not squared). In
--- float64 from float32 inputs; callers order by it and report it rounded to float32 as the service does.
+-- The distance of a stored vector to the query as S3 Vectors defines it: cosine 1 - cos (0..2), euclidean
+-- the L2 norm (not squared). In float64 from float32 inputs, one pass over the elements (the cost of
+-- rank_vectors' SQL side); callers order by it and report it rounded to float32 as the service does.
 CREATE OR REPLACE FUNCTION s3vl._rank_distance(
     p_metric text, p_vector double precision[], p_query double precision[], p_query_norm double precision)
 RETURNS double precision
@@ -11,12 +11,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN p_metric = 'cosine'
-                THEN LEAST(2.0, GREATEST(0.0,
-                         (SELECT sum((u.a / n.norm - u.b / p_query_norm) ^ 2) / 2.0
-                            FROM unnest(p_vector, p_query) AS u(a, b))))
-                ELSE pg_catalog.sqrt((SELECT sum((u.a - u.b) ^ 2) FROM unnest(p_vector, p_query) AS u(a, b)))
+                THEN (SELECT LEAST(2.0, GREATEST(0.0, 1.0 - sum(u.a * u.b) / (pg_catalog.sqrt(sum(u.a * u.a)) * p_query_norm)))
+                        FROM unnest(p_vector, p_query) AS u(a, b))
+                ELSE (SELECT pg_catalog.sqrt(sum((u.a - u.b) * (u.a - u.b))) FROM unnest(p_vector, p_query) AS u(a, b))
            END
-      FROM (SELECT pg_catalog.sqrt(sum(x * x)) FROM pg_catalog.unnest(p_vector) AS x) AS n(norm)
 $$;
 
 -- The contract's similarity from a reported distance (as the handler computes it for query_vectors).
