@@ -20,7 +20,7 @@ RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $function$ SELECT $contract${"contract_version": 1,
- "limits": {"dimension_max": 4096, "dimension_min": 1, "filter_max_depth": 32, "key_length_max": 1024, "lambda_response_bytes": 6291456, "list_max_results_default": 500, "list_max_results_max": 1000, "metadata_filterable_bytes": 2048, "metadata_max_keys": 50, "metadata_total_bytes": 40960, "put_request_bytes": 20971520, "segment_count_max": 16, "top_k_default": 10, "top_k_max": 10000, "top_k_min": 1},
+ "limits": {"dimension_max": 4096, "dimension_min": 1, "filter_max_depth": 32, "key_length_max": 1024, "lambda_response_bytes": 6291456, "list_max_results_default": 500, "list_max_results_max": 1000, "metadata_filterable_bytes": 2048, "metadata_max_keys": 50, "metadata_total_bytes": 40960, "put_request_bytes": 20971520, "query_text_length_max": 1024, "query_texts_max": 10, "segment_count_max": 16, "text_key_length_max": 63, "top_k_default": 10, "top_k_max": 10000, "top_k_min": 1},
  "errors": [
     {"code": "INVALID_REQUEST", "sqlstate": "SV008", "retryable": false, "source": "handler", "hint": "Deploy the Lambda package that matches this s3vl schema (payload contract version 1)."},
     {"code": "UNSUPPORTED_CONTRACT_VERSION", "sqlstate": "SV008", "retryable": false, "source": "handler", "hint": "Deploy the Lambda package that matches this s3vl schema (payload contract version 1)."},
@@ -46,6 +46,7 @@ AS $function$ SELECT $contract${"contract_version": 1,
     {"code": "INVALID_METADATA", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass metadata as a JSON object whose values are strings, numbers, booleans or non-empty lists."},
     {"code": "METADATA_TOO_LARGE", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Keep metadata under 40 KB per vector, of which at most 2 KB filterable."},
     {"code": "METADATA_TOO_MANY_KEYS", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Keep metadata to at most 50 keys per vector."},
+    {"code": "INVALID_TEXT_SEARCH", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass query_texts as {\"<metadata key>\": \"<text>\"} with 1 to 10 keys, index modes CLASSIC or ENHANCED, languages en fr es pt it de nl zh ja ko."},
     {"code": "VALIDATION_FAILED", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "S3 Vectors rejected an argument (for example a filter on a non-filterable key, an unknown filter operator or a zero vector on a cosine index): correct it as the message says."},
     {"code": "RESPONSE_TOO_LARGE", "sqlstate": "54000", "retryable": false, "source": "handler", "hint": "Reduce top_k, the number of ids per call, max_results, or do not return vector data or metadata."},
     {"code": "INDEX_NOT_FOUND", "sqlstate": "SV002", "retryable": false, "source": "handler", "hint": "The registered index ARN does not exist in S3 Vectors: check it with aws s3vectors get-index --index-arn <arn>, then call s3vl.register_index again with the right ARN."},

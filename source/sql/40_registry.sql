@@ -22,6 +22,9 @@ CREATE TABLE IF NOT EXISTS s3vl.index_registry (
 -- CLASSIC or ENHANCED as GetIndex reported it at registration (NULL: not read yet); a CLASSIC index
 -- filters after its approximate search, which query_vectors and search (75_rank.sql) take into account.
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS index_mode text;
+-- The full-text searchable metadata keys as GetIndex reported them, [{metadata_key, language, status}]
+-- (NULL: not read yet); set_index_mode and configure_text_search (77_text.sql) refresh it.
+ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS text_search jsonb;
 COMMENT ON TABLE s3vl.index_registry IS
     'Registered S3 Vectors indexes; written only by s3vl''s registry functions and validate_config().';
 
@@ -178,13 +181,13 @@ BEGIN
 
     INSERT INTO s3vl.index_registry AS r
         (index_name, index_arn, description, dimension, distance_metric, data_type, bucket_name, region,
-         account_id, is_active, created_at, updated_at, updated_by, index_mode)
+         account_id, is_active, created_at, updated_at, updated_by, index_mode, text_search)
     VALUES (v_name, v_arn, register_index.description_param,
             (v_info ->> 'dimension')::integer, v_info ->> 'distance_metric', coalesce(v_info ->> 'data_type', 'float32'),
             pg_catalog.split_part(pg_catalog.split_part(v_arn, ':', 6), '/', 2),
             pg_catalog.split_part(v_arn, ':', 4),
             pg_catalog.split_part(v_arn, ':', 5),
-            true, pg_catalog.now(), pg_catalog.now(), SESSION_USER, v_info ->> 'index_mode')
+            true, pg_catalog.now(), pg_catalog.now(), SESSION_USER, v_info ->> 'index_mode', v_info -> 'text_search')
     ON CONFLICT ON CONSTRAINT index_registry_pkey DO UPDATE
        SET index_arn = EXCLUDED.index_arn,
            description = EXCLUDED.description,
@@ -197,7 +200,8 @@ BEGIN
            is_active = true,
            updated_at = EXCLUDED.updated_at,
            updated_by = EXCLUDED.updated_by,
-           index_mode = EXCLUDED.index_mode;
+           index_mode = EXCLUDED.index_mode,
+           text_search = EXCLUDED.text_search;
     RETURN true;
 END
 $$;
@@ -283,19 +287,30 @@ $$;
 COMMENT ON FUNCTION s3vl.get_index_info(text) IS
     'One registered index, active or not, with the columns of list_indexes(). 42704 when unknown.';
 
--- s3vl's own: every column the registry keeps, including what the original did not record.
+-- s3vl's own: every column the registry keeps, including what the original did not record. Its columns
+-- grew (index_mode, text_search), which CREATE OR REPLACE cannot do: drop the older shape first.
+DO $describe$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+                WHERE p.oid = pg_catalog.to_regprocedure('s3vl.describe_indexes()')
+                  AND NOT 'text_search' = ANY (p.proargnames)) THEN
+        DROP FUNCTION s3vl.describe_indexes();
+    END IF;
+END
+$describe$;
 CREATE OR REPLACE FUNCTION s3vl.describe_indexes()
 RETURNS TABLE (index_name text, index_arn text, description text, dimension integer, distance_metric text,
                data_type text, bucket_name text, region text, account_id text, is_active boolean,
-               created_at timestamptz, updated_at timestamptz, updated_by text)
+               created_at timestamptz, updated_at timestamptz, updated_by text, index_mode text, text_search jsonb)
 LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT r.index_name, r.index_arn, r.description, r.dimension, r.distance_metric, r.data_type, r.bucket_name,
-           r.region, r.account_id, r.is_active, r.created_at, r.updated_at, r.updated_by
+           r.region, r.account_id, r.is_active, r.created_at, r.updated_at, r.updated_by, r.index_mode, r.text_search
       FROM s3vl.index_registry r
      ORDER BY r.is_active DESC, r.index_name
 $$;
 COMMENT ON FUNCTION s3vl.describe_indexes() IS
-    'The registered indexes with dimension, distance metric, data type and who changed them last (NULL dimension: not read yet).';
+    'The registered indexes with dimension, distance metric, data type, who changed them last, index mode and '
+    'full-text searchable keys (NULL: not read yet).';

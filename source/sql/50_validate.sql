@@ -142,6 +142,19 @@ BEGIN
                                       'run s3vl.register_index again', v_reg.index_arn, v_index ->> 'dimension',
                                       v_index ->> 'distance_metric', v_reg.dimension, v_reg.distance_metric),
                     s3vl._elapsed_ms(v_started);
+            ELSIF EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(
+                              CASE WHEN pg_catalog.jsonb_typeof(v_index -> 'text_search') = 'array'
+                                   THEN v_index -> 'text_search' ELSE '[]'::jsonb END) k
+                           WHERE k ->> 'status' = 'BUILDING') THEN
+                -- A text key still backfilling refuses search_text on it (77_text.sql).
+                RETURN QUERY SELECT 'index:' || v_reg.index_name, 'warn'::text,
+                    pg_catalog.format('%s reachable, but full-text search on metadata key(s) %s is still BUILDING and '
+                                      'not serving queries: wait, then run s3vl.validate_config() again',
+                                      v_reg.index_arn,
+                                      (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(k ->> 'metadata_key'), ', ')
+                                         FROM pg_catalog.jsonb_array_elements(v_index -> 'text_search') k
+                                        WHERE k ->> 'status' = 'BUILDING')),
+                    s3vl._elapsed_ms(v_started);
             ELSE
                 RETURN QUERY SELECT 'index:' || v_reg.index_name, 'ok'::text,
                     pg_catalog.format('%s reachable, %s-dimensional %s', v_reg.index_arn, v_reg.dimension,
@@ -180,6 +193,11 @@ BEGIN
         IF v_checks.status = 'fail' THEN
             v_valid := false;
             v_message := coalesce(v_message, v_checks.check_name || ': ' || v_checks.detail);
+        END IF;
+        IF v_checks.status = 'warn' THEN
+            -- Not a failure (is_valid stays true), but nothing the caller should miss.
+            RAISE WARNING '%: %', v_checks.check_name, v_checks.detail
+                USING HINT = 'SELECT * FROM s3vl.validate_config_checks() lists every check.';
         END IF;
         IF v_checks.check_name = 'lambda_invoke' THEN
             v_latency := pg_catalog.round(v_checks.latency_ms)::integer;

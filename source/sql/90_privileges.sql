@@ -18,6 +18,7 @@ GRANT EXECUTE ON FUNCTION
     s3vl.list_all_vectors(text, boolean, boolean, integer, integer),
     s3vl.rank_vectors(text, double precision[], text[], integer, boolean),
     s3vl.search(text, double precision[], integer, text[], jsonb, boolean),
+    s3vl.search_text(text, jsonb, double precision[], integer, jsonb, boolean),
     s3vl.list_indexes(),
     s3vl.cache_stats(),
     s3vl.get_index_info(text),
@@ -57,7 +58,10 @@ GRANT EXECUTE ON FUNCTION
     s3vl.deactivate_index(text),
     s3vl.put_vectors(text, text[], double precision[], jsonb[], boolean),
     s3vl.delete_vectors(text, text[], boolean),
-    s3vl.set_query_cache(text, interval, integer)
+    s3vl.set_query_cache(text, interval, integer),
+    s3vl.set_index_mode(text, text),
+    s3vl.configure_text_search(text, text, text),
+    s3vl.remove_text_search(text, text)
 TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION
     s3vl.sync_table(regclass, text, name, name, text[], boolean),

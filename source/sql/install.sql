@@ -27,6 +27,7 @@ SET LOCAL client_min_messages = warning;
 \ir 65_cache.sql
 \ir 70_read.sql
 \ir 75_rank.sql
+\ir 77_text.sql
 \ir 80_write.sql
 \ir 85_sync.sql
 \ir 90_privileges.sql

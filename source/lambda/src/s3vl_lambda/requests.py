@@ -9,6 +9,9 @@ from typing import Any
 from . import filters, limits, validation
 from .contract import OPERATIONS
 from .errors import HandlerError
+
+# The full-text and index administration parsers, in their own module, found by PARSERS under their names.
+from .text_requests import configure_text_search, search_text, set_index_mode  # noqa: F401
 from .validation import IndexArn
 
 

@@ -27,6 +27,10 @@ def describe(index: IndexArn, operation: str) -> dict[str, Any]:
         "data_type": found.get("dataType"),
         "index_mode": found.get("indexMode"),
         "non_filterable_metadata_keys": list(metadata_configuration.get("nonFilterableMetadataKeys") or []),
+        "text_search": [
+            {"metadata_key": c.get("metadataKey"), "language": c.get("language"), "status": c.get("status")}
+            for c in metadata_configuration.get("textSearchConfigurations") or ()
+        ],
         "creation_time": created.isoformat() if isinstance(created, datetime) else created,
     }
 

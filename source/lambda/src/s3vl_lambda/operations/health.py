@@ -37,5 +37,7 @@ def run(request: HealthRequest) -> dict[str, Any]:
             probe.update(
                 reachable=True, dimension=index["dimension"], distance_metric=index["distance_metric"]
             )
+            if index["text_search"]:  # the full-text keys and their BUILDING / ACTIVE status
+                probe["text_search"] = index["text_search"]
         result["index"] = probe
     return result
