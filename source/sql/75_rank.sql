@@ -207,8 +207,9 @@ BEGIN
            AND v_index.index_mode = 'CLASSIC' THEN
             RAISE NOTICE 'search: % of % rows: index % is CLASSIC, which filters after an approximate search, so more vectors may match',
                     pg_catalog.cardinality(v_found.keys), search.top_k, pg_catalog.quote_literal(search.index_name)
-                USING HINT = 'Choose the candidates in SQL and pass candidate_ids (exact), or switch the index to '
-                             'ENHANCED (aws s3vectors update-index-mode) and run s3vl.register_index again.';
+                USING HINT = pg_catalog.format('Choose the candidates in SQL and pass candidate_ids (exact), or switch '
+                                               'the index with SELECT s3vl.set_index_mode(%L, ''ENHANCED''); (an s3vl_admin).',
+                                               search.index_name);
         END IF;
         RETURN QUERY SELECT * FROM s3vl._rank_rows(v_index, v_found.keys[1:search.top_k],
                                                    v_found.distances[1:search.top_k], search.return_metadata);
