@@ -160,8 +160,9 @@ BEGIN
        AND pg_catalog.jsonb_array_length(v_result -> 'vectors') < query_vectors.top_k THEN
         RAISE NOTICE 'query_vectors returned % of % rows: index % is CLASSIC, which applies the filter after an approximate search, so more vectors may match',
                 pg_catalog.jsonb_array_length(v_result -> 'vectors'), query_vectors.top_k, pg_catalog.quote_literal(v_index.index_name)
-            USING HINT = 'Use s3vl.search(...) (it widens the search), choose candidates in SQL for s3vl.rank_vectors, '
-                         'or switch the index to ENHANCED (aws s3vectors update-index-mode) and run s3vl.register_index again.';
+            USING HINT = pg_catalog.format('Use s3vl.search(...) (it widens the search), choose candidates in SQL for '
+                                           's3vl.rank_vectors, or switch the index with SELECT s3vl.set_index_mode(%L, ''ENHANCED''); '
+                                           '(an s3vl_admin).', v_index.index_name);
     END IF;
     RETURN QUERY
         SELECT e ->> 'key',
