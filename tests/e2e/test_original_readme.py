@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO, DemoStack, clean_environment
-from .ground_truth import cosine_ranking, sample
+from .ground_truth import SAMPLE, cosine_ranking, sample
 
+AWS = REPO / ".venv" / "bin" / "aws"
 EXAMPLE_FUNCTION_ARN = "arn:aws:lambda:us-west-2:123456789012:function:s3vl-vector-query"
 EXAMPLE_INDEX_ARN = "arn:aws:s3vectors:us-west-2:123456789012:bucket/s3vl-bucket-xyz/index/s3vl-index-5d"
 INDEX_COLUMNS = [
@@ -103,11 +104,33 @@ def psql(demo_stack: DemoStack, tmp_path_factory: pytest.TempPathFactory) -> Ite
     yield Psql(demo_stack, tmp_path_factory.mktemp("original-readme"))
 
 
+def load_sample(stack: DemoStack) -> None:
+    """The original README's step 7: put-vectors of the published file, so that the index holds exactly
+    the published data whatever other tests wrote into it (put-vectors overwrites by key)."""
+    loaded = subprocess.run(
+        [
+            str(AWS),
+            "s3vectors",
+            "put-vectors",
+            "--index-arn",
+            stack.env["S3VL_S3_INDEX_ARN"],
+            "--vectors",
+            f"file://{SAMPLE}",
+        ],
+        env=clean_environment(**{k: v for k, v in stack.env.items() if k.startswith("AWS_")}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+
+
 @pytest.fixture(scope="module")
-def setup(psql: Psql) -> dict[str, list[Table]]:
-    """The original README's setup steps, in order, on the demo's database."""
+def setup(psql: Psql, demo_stack: DemoStack) -> dict[str, list[Table]]:
+    """The original README's setup steps, in order, on the demo's database and index."""
     done = {name: psql.block(block) for name, block in (("install", INSTALL), ("configure", CONFIGURE))}
     done["register"] = psql.block(REGISTER)
+    load_sample(demo_stack)
     psql.run(PRODUCTS)
     return done
 
