@@ -250,6 +250,11 @@ def test_remove_and_add_text_search_key(products: dict[str, Any], conn: Any) -> 
     assert error.sqlstate == "22023" and "title" in str(error)
     (status,) = conn.execute("SELECT s3vl.configure_text_search('text-products', 'title', 'en')").fetchone()
     assert status in ("BUILDING", "ACTIVE")
+    # Configuring it again with the same language is not an error; with another it is S3 Vectors' conflict.
+    (again,) = conn.execute("SELECT s3vl.configure_text_search('text-products', 'title')").fetchone()
+    assert again in ("BUILDING", "ACTIVE")
+    error = raises_sqlstate(conn, "SELECT s3vl.configure_text_search('text-products', 'title', 'de')")
+    assert error.sqlstate == "SV001" and "CONFLICT" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -306,6 +311,11 @@ def test_validate_config_warns_about_a_key_still_building(sql_stack: SqlStack, c
     }
     state, detail = checks["index:text-building"]
     assert state == "warn" and "BUILDING" in detail and "'description'" in detail
+    warnings: list[str] = []
+    conn.add_notice_handler(lambda d: warnings.append(f"{d.severity_nonlocalized}: {d.message_primary}"))
+    (valid,) = conn.execute("SELECT is_valid FROM s3vl.validate_config()").fetchone()
+    assert valid is True  # a warning, not a failure
+    assert any(w.startswith("WARNING: index:text-building:") and "BUILDING" in w for w in warnings), warnings
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

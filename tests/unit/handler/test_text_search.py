@@ -168,3 +168,25 @@ def test_configure_text_search_adds_or_deletes_one_key(stub: Stubber, remove: bo
 )
 def test_bad_administration_fields_are_refused_before_any_call(no_aws: None, event: dict[str, Any]) -> None:
     assert error_code(invoke({"index_arn": STUB_ARN, **event})) == "INVALID_TEXT_SEARCH"
+
+
+@pytest.mark.parametrize(("language", "ok"), [("en", True), ("de", False)])
+def test_adding_a_configured_key_again_is_idempotent_for_the_same_language(
+    stub: Stubber, language: str, ok: bool
+) -> None:
+    stub.add_client_error(
+        "update_metadata_configuration", "ConflictException", "already configured", http_status_code=409
+    )
+    stub.add_response("get_index", {"index": INDEX}, {"indexArn": STUB_ARN})
+    envelope = invoke(
+        {
+            "operation": "configure_text_search",
+            "index_arn": STUB_ARN,
+            "metadata_key": "description",
+            "language": language,
+        }
+    )
+    if ok:
+        assert envelope["result"]["text_search"][0]["metadata_key"] == "description"
+    else:
+        assert error_code(envelope) == "CONFLICT"
