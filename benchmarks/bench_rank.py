@@ -5,6 +5,7 @@
 One stack (latency profile `aws`, see docs/local-stack.md), one CLASSIC index of 20k x 768 cosine vectors.
 - rank / query: p50 of rank_vectors(top_k 10) over 5,000 random ids, divided by the p50 of one
   query_vectors(top_k 10) measured in the same run, interleaved (target <= 3).
+- search over the same 5,000 ids, which takes the ANN path (a widened query_vectors), for comparison.
 - recall@10 of search with candidate_ids chosen in SQL by a 0.1 %-selective condition (20 of 20,000
   rows), against numpy over the same rows (target 1.0); for contrast, the recall of query_vectors with
   the same condition as a metadata_filter on the CLASSIC index (the emulator's CLASSIC model).
@@ -112,7 +113,13 @@ def measure(stack: Any, repeats: int) -> list[dict[str, Any]]:
                 "include_vector_data => true, include_metadata => false)", (INDEX,)).fetchone()  # fmt: skip
             return 10 if rows[0] == CANDIDATES else -1
 
-        paths = {"query": query_vectors, "rank": rank, "fetch": fetch}
+        def search(n: int) -> int:
+            return len(conn.execute(
+                "SELECT * FROM s3vl.search(%s, (SELECT v FROM bench_queries WHERE n = %s), top_k => 10, "
+                "candidate_ids => (SELECT array_agg(id) FROM items WHERE pick))",
+                (INDEX, n)).fetchall())  # fmt: skip
+
+        paths = {"query": query_vectors, "rank": rank, "fetch": fetch, "search": search}
         for fn in paths.values():  # warm: workers, clients, plans
             fn(0)
         times: dict[str, list[float]] = {name: [] for name in paths}
@@ -144,6 +151,9 @@ def measure(stack: Any, repeats: int) -> list[dict[str, Any]]:
          "unit": "ms"},
         {"name": f"  of which get_vectors of the {CANDIDATES} candidates' data (invocations, transport)",
          "value": p50["fetch"], "baseline": p50["query"], "ratio": p50["fetch"] / p50["query"],
+         "target": None, "unit": "ms"},
+        {"name": f"  search over the same {CANDIDATES} ids (ANN path) p50 vs one query_vectors p50",
+         "value": p50["search"], "baseline": p50["query"], "ratio": p50["search"] / p50["query"],
          "target": None, "unit": "ms"},
         {"name": f"search recall@10, candidate_ids from a 0.1 % SQL condition, CLASSIC index ({label})",
          "value": statistics.mean(recall_search), "baseline": 1.0, "ratio": statistics.mean(recall_search),
