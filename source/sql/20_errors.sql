@@ -20,7 +20,7 @@ RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $function$ SELECT $contract${"contract_version": 1,
- "limits": {"dimension_max": 4096, "dimension_min": 1, "filter_max_depth": 32, "key_length_max": 1024, "lambda_response_bytes": 6291456, "list_max_results_default": 500, "list_max_results_max": 1000, "metadata_filterable_bytes": 2048, "metadata_max_keys": 50, "metadata_total_bytes": 40960, "put_request_bytes": 20971520, "query_text_length_max": 1024, "query_texts_max": 10, "segment_count_max": 16, "text_key_length_max": 63, "top_k_default": 10, "top_k_max": 10000, "top_k_min": 1},
+ "limits": {"batch_queries_max": 500, "dimension_max": 4096, "dimension_min": 1, "filter_max_depth": 32, "group_members_max": 32, "key_length_max": 1024, "lambda_response_bytes": 6291456, "list_max_results_default": 500, "list_max_results_max": 1000, "metadata_filterable_bytes": 2048, "metadata_max_keys": 50, "metadata_total_bytes": 40960, "put_request_bytes": 20971520, "query_text_length_max": 1024, "query_texts_max": 10, "segment_count_max": 16, "text_key_length_max": 63, "top_k_default": 10, "top_k_max": 10000, "top_k_min": 1},
  "errors": [
     {"code": "INVALID_REQUEST", "sqlstate": "SV008", "retryable": false, "source": "handler", "hint": "Deploy the Lambda package that matches this s3vl schema (payload contract version 1)."},
     {"code": "UNSUPPORTED_CONTRACT_VERSION", "sqlstate": "SV008", "retryable": false, "source": "handler", "hint": "Deploy the Lambda package that matches this s3vl schema (payload contract version 1)."},
@@ -35,6 +35,7 @@ AS $function$ SELECT $contract${"contract_version": 1,
     {"code": "NON_FINITE_VALUE", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Remove NaN and Infinity from the vector."},
     {"code": "INVALID_KEY", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Use vector ids of 1 to 1024 characters."},
     {"code": "EMPTY_KEYS", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass at least one vector id."},
+    {"code": "INVALID_BATCH", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Call s3vl.query_vectors_batch, which splits the queries over invocations, and register groups of at most 32 distinct indexes."},
     {"code": "INVALID_MAX_RESULTS", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass max_results between 1 and 1000."},
     {"code": "INVALID_SEGMENT", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass segment_count (1..16) and segment_index (0..segment_count-1) together, or neither."},
     {"code": "INVALID_NEXT_TOKEN", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass the next_token returned by the previous list_vectors page, or NULL for the first page."},

@@ -112,6 +112,13 @@ DECLARE
     v_cached jsonb;
     v_generation bigint;
 BEGIN
+    -- An index group (68_batch.sql): every member queried inside the function, the top_k merged.
+    IF query_vectors.index_arn IS NULL AND s3vl._is_index_group(query_vectors.index_name) THEN
+        RETURN QUERY SELECT b.vector_id, b.distance, b.similarity_score, b.metadata
+          FROM s3vl.query_vectors_batch(query_vectors.index_name, ARRAY[query_vectors.query_vector], query_vectors.top_k,
+                                        query_vectors.return_metadata, query_vectors.metadata_filter) b ORDER BY b.rank;
+        RETURN;
+    END IF;
     v_index := s3vl._target(query_vectors.index_name, query_vectors.index_arn);
     IF query_vectors.top_k IS NULL
        OR query_vectors.top_k NOT BETWEEN s3vl._contract_limit('top_k_min') AND s3vl._contract_limit('top_k_max') THEN

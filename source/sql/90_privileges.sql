@@ -13,6 +13,8 @@ GRANT USAGE ON SCHEMA s3vl TO s3vl_user, s3vl_admin;
 GRANT EXECUTE ON FUNCTION
     s3vl.version(),
     s3vl.query_vectors(double precision[], text, text, integer, boolean, jsonb),
+    s3vl.query_vectors_batch(text, double precision[], integer, boolean, jsonb),
+    s3vl.list_index_groups(),
     s3vl.get_vectors(text[], text, text, boolean, boolean),
     s3vl.list_vectors(text, text, integer, text, boolean, boolean, integer, integer),
     s3vl.list_all_vectors(text, boolean, boolean, integer, integer),
@@ -53,6 +55,8 @@ $membership$;
 GRANT EXECUTE ON FUNCTION
     s3vl.configure(text, text, integer),
     s3vl.register_index(text, text, text),
+    s3vl.register_index_group(text, text[]),
+    s3vl.unregister_index_group(text),
     s3vl.unregister_index(text),
     s3vl.activate_index(text),
     s3vl.deactivate_index(text),

@@ -25,6 +25,7 @@ SET LOCAL client_min_messages = warning;
 \ir 50_validate.sql
 \ir 60_query.sql
 \ir 65_cache.sql
+\ir 68_batch.sql
 \ir 70_read.sql
 \ir 75_rank.sql
 \ir 77_text.sql

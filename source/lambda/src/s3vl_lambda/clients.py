@@ -20,13 +20,16 @@ if TYPE_CHECKING:
 
 # get_vectors runs this many GetVectors calls at once; the connection pool must hold them all.
 MAX_CONCURRENT_CALLS = 8
+# query_vectors_batch runs this many QueryVectors calls at once (operations/batch.py): about the
+# per-index query rate at ~100 ms a query (240/s nominal against the 200/s limit), and no more.
+BATCH_CONCURRENCY = 24
 RETRY_ATTEMPTS = 3  # standard mode: the first attempt plus two retries, with jittered backoff
 CONNECT_TIMEOUT_S = (0.5, 2.0)  # bounds of the connect timeout
 READ_TIMEOUT_S = (1.0, 30.0)  # bounds of the read timeout
 
 _lock = threading.Lock()
 _boto3_session: boto3.session.Session | None = None
-_clients: dict[str, S3VectorsClient] = {}
+_clients: dict[tuple[str, int], S3VectorsClient] = {}
 
 
 def timeouts_for(budget_s: float) -> tuple[float, float]:
@@ -40,7 +43,7 @@ def timeouts_for(budget_s: float) -> tuple[float, float]:
     return connect, read
 
 
-def client_for(region: str) -> S3VectorsClient:
+def client_for(region: str, attempts: int = RETRY_ATTEMPTS) -> S3VectorsClient:
     """The region's client; its timeouts come from the remaining time of the invocation that
     created it (every invocation of a function starts with the same timeout)."""
     global _boto3_session
@@ -48,22 +51,23 @@ def client_for(region: str) -> S3VectorsClient:
         if _boto3_session is None:
             # Built on the botocore session limits.py reads the model through: the model is parsed once.
             _boto3_session = boto3.session.Session(botocore_session=sdk_session())
-        client = _clients.get(region)
+        # attempts=1: the caller retries itself (query_vectors_batch backs off on 429 in operations/batch.py).
+        client = _clients.get((region, attempts))
         if client is None:
-            client = _create(region)
-            _clients[region] = client
+            client = _create(region, attempts)
+            _clients[(region, attempts)] = client
         return client
 
 
-def _create(region: str) -> S3VectorsClient:
+def _create(region: str, attempts: int) -> S3VectorsClient:
     assert _boto3_session is not None
     connect, read = timeouts_for(deadline.current().remaining_s())
     config = Config(
         region_name=region,
         connect_timeout=connect,
         read_timeout=read,
-        retries={"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS},
-        max_pool_connections=MAX_CONCURRENT_CALLS,
+        retries={"mode": "standard", "total_max_attempts": attempts},
+        max_pool_connections=max(MAX_CONCURRENT_CALLS, BATCH_CONCURRENCY),
         user_agent_extra=f"s3vl/{HANDLER_VERSION}",
     )
     client = _boto3_session.client("s3vectors", config=config)

@@ -182,5 +182,7 @@ def delete_vectors(event: dict[str, Any]) -> DeleteRequest:
     return DeleteRequest(index, validation.keys(validation.required(event, "keys"), "keys"))
 
 
+from .batch_request import query_vectors_batch as query_vectors_batch  # noqa: E402
+
 # Each contract operation is parsed by the function of this module that bears its name.
 PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {name: globals()[name] for name in OPERATIONS}

@@ -26,8 +26,9 @@ def similarity(metric: str | None, distance: float | None) -> float | None:
     return None
 
 
-def run(request: QueryRequest) -> dict[str, Any]:
-    client = client_for(request.index.region)
+def run(request: QueryRequest, client: Any = None) -> dict[str, Any]:
+    # query_vectors_batch passes its own client (operations/batch.py).
+    client = client or client_for(request.index.region)
     params: dict[str, Any] = {
         "indexArn": request.index.arn,
         "topK": request.top_k,

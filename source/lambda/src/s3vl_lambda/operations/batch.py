@@ -1,0 +1,205 @@
+"""query_vectors_batch: many query vectors against one index or every member of an index group.
+
+Every (query, member) pair is one query_vectors run (operations/query.py: the same pages, keys and
+similarity as a single query), fanned out over BATCH_CONCURRENCY threads; the client's connection pool is
+sized to hold them all (clients.py). A 429 (or 503) is retried here with jittered exponential backoff from
+50 ms while the invocation has time, on a client that makes one attempt per call: the SDK's own retries
+back off from about a second and share a retry quota, which a batch at the per-index query rate would
+spend at once. The first failure fails the whole batch (no partial
+result) and names its query_index and, for a group, the member index.
+
+A group query waits for its slowest member, the maximum of several draws of a long-tailed latency; so a
+member query still unanswered after HEDGE_AFTER_S is sent a second time and the first answer is taken
+(a hedged request), at the price of about one more QueryVectors call per member (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from .. import deadline
+from ..batch_request import BatchQueryRequest
+from ..clients import BATCH_CONCURRENCY, client_for
+from ..errors import HandlerError
+from ..requests import QueryRequest
+from ..validation import IndexArn
+from . import query
+
+# Backoff after a 429: full jitter over base * 2^attempt, capped; attempts end with the function's time.
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 2.0
+THROTTLE_ATTEMPTS = 10
+RETRIED_CODES = frozenset({"THROTTLED", "SERVICE_UNAVAILABLE"})
+# A group member's query unanswered after this long is sent again: early, because the slowest of 8
+# members sets the time and nearly every draw of a ~100 ms median latency is still running at 20 ms.
+HEDGE_AFTER_S = 0.02
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_hedges: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The container's batch threads, created on the first batch and reused by the next invocations."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY, thread_name_prefix="s3vl-batch")
+        return _pool
+
+
+def _hedge_executor() -> ThreadPoolExecutor:
+    """The threads of a group's member queries, apart from the batch threads that wait for them (so that a
+    wait never holds the thread it waits for): two attempts for each batch thread."""
+    global _hedges
+    with _pool_lock:
+        if _hedges is None:
+            _hedges = ThreadPoolExecutor(max_workers=2 * BATCH_CONCURRENCY, thread_name_prefix="s3vl-hedge")
+        return _hedges
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self, count: int = 1) -> None:
+        with self._lock:
+            self.value += count
+
+
+def run(request: BatchQueryRequest) -> dict[str, Any]:
+    throttled = _Counter()
+    hedged = _Counter()
+    group = len(request.indexes) > 1
+
+    def one(position: int, member: int) -> dict[str, Any]:
+        index = request.indexes[member]
+        single = QueryRequest(
+            index=index,
+            query_vector=request.query_vectors[position],
+            top_k=request.top_k,
+            filter=request.filter,
+            return_metadata=request.return_metadata,
+        )
+        try:
+            return _hedged(single, throttled, hedged) if group else _with_backoff(single, throttled)
+        except HandlerError as exc:
+            raise _naming(exc, request.first_query_index + position, index if group else None) from exc
+
+    units = [(q, m) for q in range(len(request.query_vectors)) for m in range(len(request.indexes))]
+    answers = _fan_out(one, units)
+    results = []
+    metric: str | None = None
+    calls = 0
+    for q in range(len(request.query_vectors)):
+        parts = [answers[(q, m)] for m in range(len(request.indexes))]
+        metric = metric or next((p["distance_metric"] for p in parts if p["distance_metric"]), None)
+        calls += sum(p["pages"] for p in parts)
+        results.append(parts[0]["vectors"] if not group else _merge(parts, request.top_k))
+    return {
+        "distance_metric": metric,
+        "results": results,
+        "calls": calls,
+        "throttled": throttled.value,
+        "hedged": hedged.value,
+    }
+
+
+def _hedged(single: QueryRequest, throttled: _Counter, hedged: _Counter) -> dict[str, Any]:
+    """The first answer of the query and, if it is still unanswered after HEDGE_AFTER_S, of its copy; it
+    fails only when every attempt sent failed (with the first one's error)."""
+    owner = deadline.current()
+    attempt = deadline.bound_to(owner, _with_backoff)
+    sent = [_hedge_executor().submit(attempt, single, throttled)]
+    done, _ = wait(sent, timeout=HEDGE_AFTER_S)
+    if not done and owner.remaining_s() > HEDGE_AFTER_S:
+        hedged.add()
+        sent.append(_hedge_executor().submit(attempt, single, throttled))
+    pending = set(sent)
+    while pending:
+        done, pending = wait(pending, timeout=max(owner.remaining_s(), 0.0), return_when=FIRST_COMPLETED)
+        if not done:
+            break
+        for future in done:
+            if future.exception() is None:
+                return future.result()
+    for future in sent:
+        if future.done():
+            raise future.exception()  # type: ignore[misc]
+    raise HandlerError(
+        "DEADLINE_EXCEEDED",
+        "a group member's query had not answered when the function's time ran out: send fewer query "
+        "vectors per invocation or raise the Lambda timeout",
+    )
+
+
+def _with_backoff(single: QueryRequest, throttled: _Counter) -> dict[str, Any]:
+    client = client_for(single.index.region, attempts=1)
+    for attempt in range(THROTTLE_ATTEMPTS):
+        try:
+            return query.run(single, client)
+        except HandlerError as exc:
+            if exc.code not in RETRIED_CODES or attempt == THROTTLE_ATTEMPTS - 1:
+                raise
+            throttled.add()
+            pause = random.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+            deadline.current().require(pause, "the backoff after a throttled or unavailable QueryVectors")
+            time.sleep(pause)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _merge(parts: list[dict[str, Any]], top_k: int) -> list[dict[str, Any]]:
+    """The top_k of every member's answer: by distance, then the member's position in the group, then
+    key, so that equal distances come out in the same order on every call."""
+    ranked = sorted(
+        (
+            (row["distance"], member, row["key"], row)
+            for member, part in enumerate(parts)
+            for row in part["vectors"]
+        ),
+        key=lambda entry: (entry[0] is None, entry[0] or 0.0, entry[1], entry[2]),
+    )
+    return [entry[3] for entry in ranked[:top_k]]
+
+
+def _naming(exc: HandlerError, query_index: int, member: IndexArn | None) -> HandlerError:
+    """`exc` with the failing query's position (and member index) in front of its message; s3vl's SQL
+    reads "query_index N" from it into DETAIL (68_batch.sql)."""
+    where = f"query_index {query_index}" + ("" if member is None else f", member index {member.arn}")
+    return HandlerError(
+        exc.code,
+        f"{where}: {exc.message}",
+        aws_error_code=exc.aws_error_code,
+        aws_request_id=exc.aws_request_id,
+        http_status=exc.http_status,
+    )
+
+
+def _fan_out(work: Any, units: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:
+    if len(units) == 1:
+        return {units[0]: work(*units[0])}
+    # Bound to this invocation's deadline: a query still retrying after the answer makes no new attempt.
+    bound = deadline.bound_to(deadline.current(), work)
+    futures: dict[tuple[int, int], Future[dict[str, Any]]] = {
+        unit: _executor().submit(bound, *unit) for unit in units
+    }
+    timeout = max(deadline.current().remaining_s(), 0.0)
+    done, pending = wait(futures.values(), timeout=timeout, return_when=FIRST_EXCEPTION)
+    failed = [unit for unit, future in futures.items() if future in done and future.exception() is not None]
+    if failed or pending:
+        for future in pending:
+            future.cancel()
+    if failed:  # the lowest query_index among the failures is the one reported
+        raise futures[min(failed)].exception()  # type: ignore[misc]
+    if pending:
+        raise HandlerError(
+            "DEADLINE_EXCEEDED",
+            f"{len(pending)} of {len(units)} queries of the batch had not finished when the function's time "
+            "ran out: send fewer query vectors per invocation or raise the Lambda timeout",
+        )
+    return {unit: future.result() for unit, future in futures.items()}
