@@ -183,6 +183,7 @@ def delete_vectors(event: dict[str, Any]) -> DeleteRequest:
 
 
 from .batch_request import query_vectors_batch as query_vectors_batch  # noqa: E402
+from .rank_request import rank_vectors as rank_vectors  # noqa: E402
 
 # Each contract operation is parsed by the function of this module that bears its name.
 PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {name: globals()[name] for name in OPERATIONS}

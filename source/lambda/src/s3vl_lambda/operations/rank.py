@@ -1,0 +1,197 @@
+"""rank_vectors: the exact top_k nearest of given keys, ranked inside the function.
+
+The candidates' vectors are read with GetVectors in batches of the service's maximum (100 keys), at most
+MAX_CONCURRENT_CALLS at once (the client's connection pool holds that many, clients.py); each batch is
+ranked as soon as it arrives and only its top_k is kept, so the function holds top_k rows per batch and
+answers with the top_k alone: the vectors never leave the function. A 429 (or 503) that outlasts the
+client's own retries is retried here with jittered exponential backoff while the invocation has time.
+
+Distances are S3 Vectors' own, in float64 from the float32 values: euclidean the L2 norm (not squared),
+cosine 1 - cos. Both go through math.dist and math.hypot (C, with accurate summation): cosine as
+(|v - q|^2 - (|v| - |q|)^2) / (2 |v| |q|), the same value as 1 - v.q / (|v| |q|) without a Python loop
+over the elements, and without its cancellation for nearly parallel vectors. Rows are ordered by that
+float64 value, ties by key (code points); `distance` is reported rounded to float32 as the service
+reports it, `exact_distance` carries the float64 so that s3vl can merge several invocations exactly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from .. import deadline, limits, nul_escape
+from ..clients import MAX_CONCURRENT_CALLS, client_for
+from ..errors import HandlerError
+from ..rank_request import RankRequest
+from .aws_call import call
+from .query import similarity
+
+# Backoff after a 429 or 503 the client's retries did not absorb: full jitter over base * 2^attempt, capped.
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 1.0
+THROTTLE_ATTEMPTS = 6
+RETRIED_CODES = frozenset({"THROTTLED", "SERVICE_UNAVAILABLE"})
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+Ranked = tuple[float, str]  # (float64 distance, key as returned to SQL)
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The container's rank threads, created on the first multi-batch request and reused."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="s3vl-rank")
+        return _pool
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+def distance_function(metric: str, query: list[float]) -> Callable[[list[float]], float]:
+    """The service's distance of a stored vector to `query` (float32 values, float64 arithmetic)."""
+    if metric == "euclidean":
+        return lambda vector: math.dist(vector, query)
+    query_norm = math.hypot(*query)
+
+    def cosine(vector: list[float]) -> float:
+        norm = math.hypot(*vector)
+        if norm == 0.0:
+            return 1.0  # a zero vector has no direction (S3 Vectors refuses to store one on a cosine index)
+        gap = math.dist(vector, query)
+        value = (gap - (norm - query_norm)) * (gap + (norm - query_norm)) / (2.0 * norm * query_norm)
+        return min(2.0, max(0.0, value))
+
+    return cosine
+
+
+def float32(value: float) -> float:
+    """`value` rounded to the nearest float32, as the service reports a distance."""
+    rounded: float = struct.unpack("f", struct.pack("f", value))[0]
+    return rounded
+
+
+def run(request: RankRequest) -> dict[str, Any]:
+    client = client_for(request.index.region)
+    distance = distance_function(request.distance_metric, request.query_vector)
+    dimension = len(request.query_vector)
+    distinct = list(dict.fromkeys(request.keys))
+    size = limits.service().get_batch
+    batches = [distinct[start : start + size] for start in range(0, len(distinct), size)]
+    throttled = _Counter()
+
+    def get(keys: list[str], data: bool, metadata: bool) -> list[Any]:
+        for attempt in range(THROTTLE_ATTEMPTS):
+            try:
+                response: Any = call(
+                    "rank_vectors",
+                    "GetVectors",
+                    client.get_vectors,
+                    indexArn=request.index.arn,
+                    keys=keys,
+                    returnData=data,
+                    returnMetadata=metadata,
+                )
+                return list(response.get("vectors") or ())
+            except HandlerError as exc:
+                if exc.code not in RETRIED_CODES or attempt == THROTTLE_ATTEMPTS - 1:
+                    raise
+                throttled.add()
+                pause = random.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+                deadline.current().require(pause, "the backoff after a throttled or unavailable GetVectors")
+                time.sleep(pause)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def rank(keys: list[str]) -> tuple[list[Ranked], int]:
+        """The batch's top_k and how many of its keys are not in the index."""
+        found = get(keys, True, False)
+        scored = []
+        for item in found:
+            vector = (item.get("data") or {}).get("float32") or []
+            if len(vector) != dimension:
+                raise HandlerError(
+                    "VALIDATION_FAILED",
+                    f"vector {nul_escape.encode(item['key'])!r} has {len(vector)} elements and query_vector "
+                    f"{dimension}: the index's dimension changed since it was registered; register it again",
+                )
+            scored.append((distance(vector), nul_escape.encode(item["key"])))
+        return heapq.nsmallest(request.top_k, scored), len(keys) - len({item["key"] for item in found})
+
+    ranked = _fan_out(rank, batches)
+    best = heapq.nsmallest(request.top_k, (row for rows, _ in ranked for row in rows))
+    missing = sum(count for _, count in ranked)
+
+    metadata: dict[str, Any] = {}
+    if request.return_metadata and best:
+        # The winners' metadata only, in one more round of GetVectors.
+        winners = [nul_escape.decode(key, "key", "INVALID_KEY") for _, key in best]
+        parts = _fan_out(
+            lambda keys: get(keys, False, True),
+            [winners[start : start + size] for start in range(0, len(winners), size)],
+        )
+        metadata = {
+            nul_escape.encode(item["key"]): nul_escape.encode_metadata(item.get("metadata"))
+            for part in parts
+            for item in part
+        }
+
+    vectors = []
+    for exact, key in best:
+        reported = float32(exact)
+        row: dict[str, Any] = {
+            "key": key,
+            "distance": reported,
+            "exact_distance": exact,
+            "similarity": similarity(request.distance_metric, reported),
+        }
+        if request.return_metadata:
+            row["metadata"] = metadata.get(key)
+        vectors.append(row)
+    return {
+        "distance_metric": request.distance_metric,
+        "vectors": vectors,
+        "missing": missing,
+        "batches": len(batches),
+        "throttled": throttled.value,
+    }
+
+
+def _fan_out(work: Callable[[list[str]], Any], batches: Iterable[list[str]]) -> list[Any]:
+    """`work` of every batch, in batch order; the first failure in batch order is the one raised."""
+    batches = list(batches)
+    if len(batches) == 1:
+        return [work(batches[0])]
+    # Bound to this invocation's deadline: a batch still retrying after the answer makes no new attempt.
+    bound = deadline.bound_to(deadline.current(), work)
+    futures: list[Future[Any]] = [_executor().submit(bound, batch) for batch in batches]
+    done, pending = wait(
+        futures, timeout=max(deadline.current().remaining_s(), 0.0), return_when=FIRST_EXCEPTION
+    )
+    for future in pending:
+        future.cancel()
+    for future in futures:
+        if future in done and future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
+    if pending:
+        raise HandlerError(
+            "DEADLINE_EXCEEDED",
+            f"{len(pending)} of {len(batches)} GetVectors batches had not finished when the function's time "
+            "ran out: pass fewer candidate ids per call or raise the Lambda timeout",
+        )
+    return [future.result() for future in futures]
