@@ -50,7 +50,11 @@ def indexes() -> Iterator[dict[str, Index]]:
         for metric in ("cosine", "euclidean"):
             name = f"rank-{metric}"
             client.create_index(
-                vectorBucketName=BUCKET, indexName=name, dataType="float32", dimension=DIM, distanceMetric=metric
+                vectorBucketName=BUCKET,
+                indexName=name,
+                dataType="float32",
+                dimension=DIM,
+                distanceMetric=metric,
             )
             data = rng.standard_normal((N, DIM)).astype(np.float32)
             client.put_vectors(
@@ -66,7 +70,9 @@ def indexes() -> Iterator[dict[str, Index]]:
         yield found
 
 
-def request(index_arn: str, metric: str, query: list[float], keys: list[str], **fields: Any) -> dict[str, Any]:
+def request(
+    index_arn: str, metric: str, query: list[float], keys: list[str], **fields: Any
+) -> dict[str, Any]:
     return {
         "operation": "rank_vectors",
         "index_arn": index_arn,
