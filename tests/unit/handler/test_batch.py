@@ -106,3 +106,34 @@ def test_backoff_stops_when_the_invocation_has_no_time_left(monkeypatch: pytest.
     finally:
         deadline.finish()
     assert "DEADLINE_EXCEEDED" in str(caught.value)
+
+
+def test_a_slow_member_query_is_hedged_and_the_first_answer_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first attempt hangs past HEDGE_AFTER_S; the copy answers at once and is the one returned.
+    import threading
+
+    release = threading.Event()
+    calls: list[int] = []
+
+    def attempt(single: Any, throttled: Any) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 1:
+            release.wait(5)
+            return {"vectors": ["slow"]}
+        return {"vectors": ["fast"]}
+
+    monkeypatch.setattr(batch, "_with_backoff", attempt)
+    counter = batch._Counter()
+    try:
+        answer = batch._hedged(object(), batch._Counter(), counter)  # type: ignore[arg-type]
+    finally:
+        release.set()
+    assert answer == {"vectors": ["fast"]} and counter.value == 1 and len(calls) == 2
+
+
+def test_a_fast_member_query_is_not_hedged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "_with_backoff", lambda single, throttled: {"vectors": ["only"]})
+    monkeypatch.setattr(batch, "HEDGE_AFTER_S", 1.0)
+    counter = batch._Counter()
+    assert batch._hedged(object(), batch._Counter(), counter) == {"vectors": ["only"]}  # type: ignore[arg-type]
+    assert counter.value == 0
