@@ -3,8 +3,11 @@
 0.1 %-selective filter on a CLASSIC index, on the `aws` latency profile of the local stack.
 
 One stack (latency profile `aws`, see docs/local-stack.md), one CLASSIC index of 20k x 768 cosine vectors.
-- rank / query: p50 of rank_vectors(top_k 10) over 5,000 random ids, divided by the p50 of one
-  query_vectors(top_k 10) measured in the same run, interleaved (target <= 3).
+- rank / query: p50 of rank_vectors(top_k 10) over 5,000 random ids (one rank_vectors invocation: the
+  function reads and ranks the candidates), divided by the p50 of one query_vectors(top_k 10) measured in
+  the same run, interleaved (target <= 3).
+- for comparison, get_vectors of the same 5,000 ids' vectors into SQL: what rank_vectors cost when SQL
+  fetched the vectors and computed the distances.
 - search over the same 5,000 ids, which takes the ANN path (a widened query_vectors), for comparison.
 - recall@10 of search with candidate_ids chosen in SQL by a 0.1 %-selective condition (20 of 20,000
   rows), against numpy over the same rows (target 1.0); for contrast, the recall of query_vectors with
@@ -107,7 +110,7 @@ def measure(stack: Any, repeats: int) -> list[dict[str, Any]]:
                 (INDEX, n)).fetchall())  # fmt: skip
 
         def fetch(n: int) -> int:
-            # rank_vectors' transport alone: the candidates' vectors through get_vectors, no arithmetic.
+            # The earlier design's transport: the candidates' vectors through get_vectors into SQL.
             rows = conn.execute(
                 "SELECT count(*) FROM s3vl.get_vectors((SELECT array_agg(id) FROM items WHERE pick), %s, "
                 "include_vector_data => true, include_metadata => false)", (INDEX,)).fetchone()  # fmt: skip
@@ -149,7 +152,7 @@ def measure(stack: Any, repeats: int) -> list[dict[str, Any]]:
         {"name": f"rank_vectors over {CANDIDATES} ids p50 vs one query_vectors p50 ({label})",
          "value": p50["rank"], "baseline": p50["query"], "ratio": p50["rank"] / p50["query"], "target": 3,
          "unit": "ms"},
-        {"name": f"  of which get_vectors of the {CANDIDATES} candidates' data (invocations, transport)",
+        {"name": f"  for comparison: get_vectors of the {CANDIDATES} candidates' vectors into SQL (before)",
          "value": p50["fetch"], "baseline": p50["query"], "ratio": p50["fetch"] / p50["query"],
          "target": None, "unit": "ms"},
         {"name": f"  search over the same {CANDIDATES} ids (ANN path) p50 vs one query_vectors p50",
@@ -165,7 +168,7 @@ def measure(stack: Any, repeats: int) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    # A rank over 5,000 x 768 takes tens of seconds on this profile: few repeats.
+    # The get_vectors comparison moves 5,000 x 768 numbers into SQL, seconds each time: few repeats.
     repeats = 3 if argv and "--quick" in argv else 5
     with tempfile.TemporaryDirectory(prefix="s3vl-bench-rank-") as state:
         Path(state).chmod(0o755)  # the postgres OS user must traverse it when we run as root

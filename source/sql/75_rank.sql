@@ -1,21 +1,9 @@
 -- Exact ranking over candidates chosen in SQL (rank_vectors), and one search call that picks between that
 -- and the service's approximate search (search). docs/sql-reference.md, "Filtered search".
 
--- The distance of a stored vector to the query as S3 Vectors defines it: cosine 1 - cos (0..2), euclidean
--- the L2 norm (not squared). In float64 from float32 inputs, one pass over the elements (the cost of
--- rank_vectors' SQL side); callers order by it and report it rounded to float32 as the service does.
-CREATE OR REPLACE FUNCTION s3vl._rank_distance(
-    p_metric text, p_vector double precision[], p_query double precision[], p_query_norm double precision)
-RETURNS double precision
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE WHEN p_metric = 'cosine'
-                THEN (SELECT LEAST(2.0, GREATEST(0.0, 1.0 - sum(u.a * u.b) / (pg_catalog.sqrt(sum(u.a * u.a)) * p_query_norm)))
-                        FROM unnest(p_vector, p_query) AS u(a, b))
-                ELSE (SELECT pg_catalog.sqrt(sum((u.a - u.b) * (u.a - u.b))) FROM unnest(p_vector, p_query) AS u(a, b))
-           END
-$$;
+-- rank_vectors ranks inside the Lambda function (operation rank_vectors); an earlier release computed the
+-- distances here.
+DROP FUNCTION IF EXISTS s3vl._rank_distance(text, double precision[], double precision[], double precision);
 
 -- The contract's similarity from a reported distance (as the handler computes it for query_vectors).
 CREATE OR REPLACE FUNCTION s3vl._rank_similarity(p_metric text, p_distance double precision)
@@ -41,9 +29,12 @@ BEGIN
                   HINT = 'Register the index with s3vl.register_index (it reads them from S3 Vectors), or run '
                          'SELECT * FROM s3vl.validate_config(); for an index registered by an earlier release.';
     END IF;
-    IF p_top_k IS NULL OR p_top_k NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION 'top_k must be between 1 and 10000, got %', coalesce(p_top_k::text, 'NULL')
-            USING ERRCODE = '22023', HINT = 'Pass top_k => n with 1 <= n <= 10000.';
+    IF p_top_k IS NULL OR p_top_k NOT BETWEEN s3vl._contract_limit('top_k_min') AND s3vl._contract_limit('top_k_max') THEN
+        RAISE EXCEPTION 'top_k must be between % and %, got %', s3vl._contract_limit('top_k_min'),
+                s3vl._contract_limit('top_k_max'), coalesce(p_top_k::text, 'NULL')
+            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass top_k => n with %s <= n <= %s.',
+                                                              s3vl._contract_limit('top_k_min'),
+                                                              s3vl._contract_limit('top_k_max'));
     END IF;
     IF p_return_metadata IS NULL THEN
         RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
@@ -94,6 +85,34 @@ BEGIN
 END
 $$;
 
+-- How many candidates one rank_vectors invocation ranks: the function decodes every candidate's vector
+-- (about 40 ms of one CPU per 100 ids at 768 dimensions), so a slice is bounded by its elements (2,604 ids
+-- at 768 dimensions, about 1 s of CPU) to stay well within the function's timeout and the time its client
+-- keeps for a request attempt; docs/sql-reference.md, "Filtered search".
+CREATE OR REPLACE FUNCTION s3vl._rank_ids_per_call(p_dimension integer)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT GREATEST(100, 2000000 / GREATEST(p_dimension, 1))
+$$;
+
+-- The candidate ids in invocations: consecutive slices of p_ids whose keys fit one request beside the query
+-- vector (Lambda's 6 MB request payload, less a margin for the other fields), and at most
+-- _rank_ids_per_call of them.
+CREATE OR REPLACE FUNCTION s3vl._rank_chunks(p_ids text[], p_query json, p_per_call integer)
+RETURNS SETOF text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.array_agg(c.id ORDER BY c.n)
+      FROM (SELECT u.id, u.n,
+                   pg_catalog.sum(pg_catalog.octet_length(pg_catalog.to_json(u.id)::text) + 1) OVER (ORDER BY u.n) AS bytes
+              FROM pg_catalog.unnest(p_ids) WITH ORDINALITY AS u(id, n)) AS c
+     GROUP BY (c.bytes - 1) / (6291456 - 65536 - pg_catalog.octet_length(p_query::text)), (c.n - 1) / p_per_call
+     ORDER BY pg_catalog.min(c.n)
+$$;
+
 CREATE OR REPLACE FUNCTION s3vl.rank_vectors(
     index_name text,
     query_vector double precision[],
@@ -107,44 +126,87 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry := s3vl._rank_index(rank_vectors.index_name, rank_vectors.top_k, rank_vectors.return_metadata);
-    v_query double precision[];
-    v_norm double precision;
+    v_query json;
     v_ids text[];
-    v_missing bigint;
+    v_chunks text[];  -- JSON arrays of keys, one per invocation
+    v_position integer := 1;
+    v_with_metadata boolean;
+    v_result jsonb;
+    v_rows jsonb := '[]';
+    v_missing bigint := 0;
     v_keys text[];
     v_distances double precision[];
 BEGIN
     -- Checked and rounded to float32 as the service stores a vector.
-    v_query := pg_catalog.translate(s3vl._vector_json(rank_vectors.query_vector, v_index, 'query_vector')::text,
-                                    '[]', '{}')::real[]::double precision[];
+    v_query := s3vl._vector_json(rank_vectors.query_vector, v_index, 'query_vector');
     v_ids := s3vl._rank_ids(rank_vectors.vector_ids, 'vector_ids');
     IF pg_catalog.cardinality(v_ids) = 0 THEN
         RETURN;
     END IF;
-    SELECT pg_catalog.sqrt(sum(x * x)) INTO v_norm FROM pg_catalog.unnest(v_query) AS x;
+    v_chunks := ARRAY(SELECT pg_catalog.array_to_json(c)::text
+                        FROM s3vl._rank_chunks(v_ids, v_query, s3vl._rank_ids_per_call(v_index.dimension)) AS c);
+    -- The winners' metadata comes with the answer of a single invocation; otherwise (or when it would not
+    -- fit the response) it is read afterwards for the merged top_k only.
+    v_with_metadata := rank_vectors.return_metadata AND pg_catalog.cardinality(v_chunks) = 1;
 
-    -- get_vectors splits the ids into as many invocations as the payload limit needs; each invocation
-    -- runs its GetVectors batches of 100 in parallel. Ties in distance go to the smaller id (code points).
-    SELECT pg_catalog.count(*) FILTER (WHERE NOT s.found),
-           (pg_catalog.array_agg(s.id ORDER BY s.d, s.id COLLATE "C") FILTER (WHERE s.found))[1:rank_vectors.top_k],
-           (pg_catalog.array_agg(s.d::real::double precision ORDER BY s.d, s.id COLLATE "C") FILTER (WHERE s.found))[1:rank_vectors.top_k]
-      INTO v_missing, v_keys, v_distances
-      FROM (SELECT g.vector_id AS id, g.found,
-                   CASE WHEN g.found THEN s3vl._rank_distance(v_index.distance_metric, g.embedding, v_query, v_norm) END AS d
-              FROM s3vl.get_vectors(v_ids, NULL, v_index.index_arn, true, false) AS g) AS s;
+    -- The function reads the candidates' vectors and ranks them itself: only each invocation's top_k
+    -- comes back. Invocations run one after another (aws_lambda invokes synchronously).
+    WHILE v_position <= pg_catalog.cardinality(v_chunks) LOOP
+        BEGIN
+            v_result := s3vl._invoke_request('rank_vectors', pg_catalog.json_build_object(
+                'operation', 'rank_vectors',
+                'contract_version', s3vl._contract_version(),
+                'index_arn', v_index.index_arn,
+                'distance_metric', v_index.distance_metric,
+                'query_vector', v_query,
+                'keys', v_chunks[v_position]::json,
+                'top_k', rank_vectors.top_k,
+                'return_metadata', v_with_metadata));
+        EXCEPTION WHEN SQLSTATE '54000' THEN
+            IF NOT v_with_metadata THEN
+                RAISE;
+            END IF;
+            v_with_metadata := false;  -- the winners' metadata is too large for one response
+            CONTINUE;
+        END;
+        IF pg_catalog.jsonb_typeof(v_result -> 'vectors') IS DISTINCT FROM 'array'
+           OR pg_catalog.jsonb_typeof(v_result -> 'missing') IS DISTINCT FROM 'number' THEN
+            PERFORM s3vl._raise_invalid_response('rank_vectors', 'no "vectors" array or "missing" count');
+        END IF;
+        v_rows := v_rows || (v_result -> 'vectors');
+        v_missing := v_missing + (v_result ->> 'missing')::bigint;
+        v_position := v_position + 1;
+    END LOOP;
 
     IF v_missing > 0 THEN
         RAISE NOTICE 'rank_vectors: % of % distinct vector ids are not in index % and were ignored',
                 v_missing, pg_catalog.cardinality(v_ids), pg_catalog.quote_literal(rank_vectors.index_name)
             USING HINT = 'Check the SQL that chose the ids, or write the missing vectors with s3vl.put_vectors.';
     END IF;
-    RETURN QUERY SELECT * FROM s3vl._rank_rows(v_index, coalesce(v_keys, '{}'), coalesce(v_distances, '{}'),
+    IF v_with_metadata THEN
+        RETURN QUERY
+            SELECT e ->> 'key', (e ->> 'similarity')::double precision, (e ->> 'distance')::double precision,
+                   s3vl._metadata(e -> 'metadata')
+              FROM pg_catalog.jsonb_array_elements(v_rows) WITH ORDINALITY AS t(e, n)
+             ORDER BY t.n;
+        RETURN;
+    END IF;
+    -- Each invocation's top_k merged by the exact float64 distance, ties by id (code points), as the
+    -- function orders them.
+    SELECT pg_catalog.array_agg(r.key ORDER BY r.exact, r.key COLLATE "C"),
+           pg_catalog.array_agg(r.reported ORDER BY r.exact, r.key COLLATE "C")
+      INTO v_keys, v_distances
+      FROM (SELECT e ->> 'key' AS key, (e ->> 'exact_distance')::double precision AS exact,
+                   (e ->> 'distance')::double precision AS reported
+              FROM pg_catalog.jsonb_array_elements(v_rows) AS e) AS r;
+    RETURN QUERY SELECT * FROM s3vl._rank_rows(v_index, coalesce(v_keys[1:rank_vectors.top_k], '{}'),
+                                               coalesce(v_distances[1:rank_vectors.top_k], '{}'),
                                                rank_vectors.return_metadata);
 END
 $$;
 COMMENT ON FUNCTION s3vl.rank_vectors(text, double precision[], text[], integer, boolean) IS
-    'The exact top_k nearest of the given vector ids (distances computed in SQL with the index''s metric), best '
-    'first; ids not in the index are ignored and counted in a NOTICE, duplicates count once.';
+    'The exact top_k nearest of the given vector ids (ranked inside the Lambda function with the index''s '
+    'metric), best first; ids not in the index are ignored and counted in a NOTICE, duplicates count once.';
 
 -- One query_vectors call as search uses it: (keys, distances) best first; its own CLASSIC NOTICE is
 -- silenced, search says what it did itself.
@@ -199,8 +261,8 @@ BEGIN
         LOOP
             SELECT * INTO v_found FROM s3vl._search_ann(v_index, search.query_vector, v_k, search.metadata_filter);
             EXIT WHEN pg_catalog.cardinality(v_found.keys) >= search.top_k OR search.metadata_filter IS NULL
-                   OR v_index.index_mode IS DISTINCT FROM 'CLASSIC' OR v_k = 10000;
-            v_k := LEAST(10000, v_k * 10);
+                   OR v_index.index_mode IS DISTINCT FROM 'CLASSIC' OR v_k = s3vl._contract_limit('top_k_max');
+            v_k := LEAST(s3vl._contract_limit('top_k_max'), v_k * 10);
         END LOOP;
         RAISE NOTICE 'search: path ann, query_vectors with top_k %', v_k;
         IF pg_catalog.cardinality(v_found.keys) < search.top_k AND search.metadata_filter IS NOT NULL
@@ -217,12 +279,13 @@ BEGIN
     END IF;
 
     v_ids := s3vl._rank_ids(search.candidate_ids, 'candidate_ids');
-    -- The cost of the exact path in invocations; the ANN path may page about as much, no more.
+    -- The exact path's work: the candidates' vector data in slices of about 4 MB of JSON (what
+    -- rank_vectors' function reads and decodes); the ANN path may page about as many times, no more.
     v_rank_calls := (pg_catalog.cardinality(v_ids) + s3vl._items_per_call(v_index.dimension, true, false) - 1)
                     / s3vl._items_per_call(v_index.dimension, true, false);
     IF v_rank_calls > 2 THEN
-        v_k := LEAST(10000, GREATEST(search.top_k, 100));
-        v_widest := LEAST(10000, GREATEST(v_k, 100 * v_rank_calls));
+        v_k := LEAST(s3vl._contract_limit('top_k_max'), GREATEST(search.top_k, 100));
+        v_widest := LEAST(s3vl._contract_limit('top_k_max'), GREATEST(v_k, 100 * v_rank_calls));
         LOOP
             SELECT * INTO v_found FROM s3vl._search_ann(v_index, search.query_vector, v_k, NULL);
             -- The candidates among the ANN's nearest (a hash join: thousands of ids on both sides).

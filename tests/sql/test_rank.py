@@ -3,6 +3,7 @@ CLASSIC index mode's short filtered answers, through the whole local chain."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -112,6 +113,60 @@ def test_rank_vectors_equals_numpy(conn: Any, ranked: dict[str, Ranked], metric:
     _check(rows, index.truth(query, candidates, 10), metric)
     missing = [d for d in notices if "not in index" in d.message_primary]
     assert len(missing) == 1 and missing[0].message_primary.startswith(f"rank_vectors: 2 of {n + 2} ")
+
+
+def _invocations(sql_stack: SqlStack) -> list[str]:
+    """The operation of every invocation the Lambda function has logged so far (one JSON line each)."""
+    log = sql_stack.stack.lambda_state_dir / "logs" / "s3vl-vector-query.log"
+    return re.findall(
+        r'"message":"s3vl invocation","request_id":"[^"]*","operation":"([a-z_]+)"', log.read_text()
+    )
+
+
+def test_rank_vectors_ranks_inside_one_invocation(
+    sql_stack: SqlStack, conn: Any, ranked: dict[str, Ranked]
+) -> None:
+    """20,000 candidates: one rank_vectors invocation that reads them in GetVectors batches and answers
+    with the top_k; no vector crosses into SQL."""
+    index = ranked["cosine"]
+    rng = np.random.default_rng(99)
+    query = rng.standard_normal(DIM)
+    candidates = [f"v{i:05d}" for i in rng.choice(N, size=20_000, replace=False)]
+    before = len(_invocations(sql_stack))
+    rows = conn.execute(
+        "SELECT * FROM s3vl.rank_vectors(%s, %s, %s, top_k => 10)", (index.name, query.tolist(), candidates)
+    ).fetchall()
+    _check(rows, index.truth(query, candidates, 10), "cosine")
+    assert _invocations(sql_stack)[before:] == ["rank_vectors"]
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_rank_vectors_merges_invocations_when_the_ids_do_not_fit_one_request(
+    sql_stack: SqlStack, conn: Any, ranked: dict[str, Ranked], metric: str
+) -> None:
+    """About 9 MB of ids (long ids that are not in the index, between real candidates) need two requests:
+    their top_k are merged exactly, the winners' metadata read afterwards, the missing ids counted once."""
+    index = ranked[metric]
+    rng = np.random.default_rng(7)
+    query = rng.standard_normal(DIM)
+    real = [f"v{i:05d}" for i in rng.choice(N, size=3_000, replace=False)]
+    candidates = []
+    for n, key in enumerate(real):
+        candidates += [key] + [f"absent-{n:05d}-{c}" + "x" * 1000 for c in "abc"]
+    notices = _notices(conn)
+    before = len(_invocations(sql_stack))
+    rows = conn.execute(
+        "SELECT * FROM s3vl.rank_vectors(%s, %s, %s, top_k => 25, return_metadata => true)",
+        (index.name, query.tolist(), candidates),
+    ).fetchall()
+    truth = index.truth(query, candidates, 25)
+    _check(rows, truth, metric)
+    assert [r[3]["tenth"] for r in rows] == [int(k[1:]) % 10 for k, _ in truth]
+    assert _invocations(sql_stack)[before:] == ["rank_vectors", "rank_vectors", "get_vectors"]
+    missing = [d.message_primary for d in notices if "not in index" in d.message_primary]
+    assert missing == [
+        f"rank_vectors: 9000 of 12000 distinct vector ids are not in index {index.name!r} and were ignored"
+    ]
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])

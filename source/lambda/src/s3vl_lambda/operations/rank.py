@@ -17,6 +17,7 @@ reports it, `exact_distance` carries the float64 so that s3vl can merge several 
 from __future__ import annotations
 
 import heapq
+import json
 import math
 import random
 import struct
@@ -41,6 +42,9 @@ RETRIED_CODES = frozenset({"THROTTLED", "SERVICE_UNAVAILABLE"})
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+# Set in a thread while it reads candidates: their GetVectors answers are decoded by _decode_directly.
+_direct = threading.local()
+_HOOK_ID = "s3vl-rank-direct-decode"
 
 Ranked = tuple[float, str]  # (float64 distance, key as returned to SQL)
 
@@ -81,6 +85,29 @@ def distance_function(metric: str, query: list[float]) -> Callable[[list[float]]
     return cosine
 
 
+def _decode_directly(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """A successful GetVectors answer of a rank thread, decoded with json.loads alone.
+
+    botocore's parser walks the output shape value by value: for 100 vectors of 768 dimensions that is
+    about 60 % of the function's CPU per batch, more than decoding the JSON. The answer's JSON already has
+    the parsed shape (`vectors`: `[{key, data: {float32: [...]}, metadata?}]`), so it is decoded here and
+    botocore parses an empty body. Error answers, and every other caller's, go through botocore."""
+    if getattr(_direct, "on", False) and response_dict.get("status_code") == 200:
+        document = json.loads(response_dict["body"])
+        customized_response_dict["vectors"] = document.get("vectors") or []
+        response_dict["body"] = b"{}"
+
+
+def _client(region: str) -> Any:
+    client = client_for(region)
+    client.meta.events.register(
+        "before-parse.s3vectors.GetVectors", _decode_directly, unique_id=_HOOK_ID
+    )  # registering the same unique_id again is a no-op
+    return client
+
+
 def float32(value: float) -> float:
     """`value` rounded to the nearest float32, as the service reports a distance."""
     rounded: float = struct.unpack("f", struct.pack("f", value))[0]
@@ -88,7 +115,7 @@ def float32(value: float) -> float:
 
 
 def run(request: RankRequest) -> dict[str, Any]:
-    client = client_for(request.index.region)
+    client = _client(request.index.region)
     distance = distance_function(request.distance_metric, request.query_vector)
     dimension = len(request.query_vector)
     distinct = list(dict.fromkeys(request.keys))
@@ -120,7 +147,11 @@ def run(request: RankRequest) -> dict[str, Any]:
 
     def rank(keys: list[str]) -> tuple[list[Ranked], int]:
         """The batch's top_k and how many of its keys are not in the index."""
-        found = get(keys, True, False)
+        _direct.on = True
+        try:
+            found = get(keys, True, False)
+        finally:
+            _direct.on = False
         scored = []
         for item in found:
             vector = (item.get("data") or {}).get("float32") or []
