@@ -92,6 +92,32 @@ BEGIN
 END
 $types$;
 
+-- The options every query function shares, checked in one place with one set of messages.
+CREATE OR REPLACE FUNCTION s3vl._check_query_options(p_top_k integer, p_return_metadata boolean, p_metadata_filter jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_top_k IS NULL OR p_top_k NOT BETWEEN s3vl._contract_limit('top_k_min') AND s3vl._contract_limit('top_k_max') THEN
+        RAISE EXCEPTION 'top_k must be between % and %, got %', s3vl._contract_limit('top_k_min'),
+                s3vl._contract_limit('top_k_max'), coalesce(p_top_k::text, 'NULL')
+            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass top_k => n with %s <= n <= %s.',
+                                                              s3vl._contract_limit('top_k_min'),
+                                                              s3vl._contract_limit('top_k_max'));
+    END IF;
+    IF p_return_metadata IS NULL THEN
+        RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
+    END IF;
+    IF p_metadata_filter IS NOT NULL
+       AND (pg_catalog.jsonb_typeof(p_metadata_filter) <> 'object' OR p_metadata_filter = '{}'::jsonb) THEN
+        RAISE EXCEPTION 'metadata_filter must be a non-empty JSON object, got %', p_metadata_filter
+            USING ERRCODE = '22023',
+                  HINT = 'Pass e.g. ''{"category": "test"}''::jsonb, or NULL for no filter.';
+    END IF;
+END
+$$;
+
 -- The original sample's signature: query_vector first, exactly one of index_name / index_arn.
 CREATE OR REPLACE FUNCTION s3vl.query_vectors(
     query_vector double precision[],
@@ -120,23 +146,7 @@ BEGIN
         RETURN;
     END IF;
     v_index := s3vl._target(query_vectors.index_name, query_vectors.index_arn);
-    IF query_vectors.top_k IS NULL
-       OR query_vectors.top_k NOT BETWEEN s3vl._contract_limit('top_k_min') AND s3vl._contract_limit('top_k_max') THEN
-        RAISE EXCEPTION 'top_k must be between % and %, got %', s3vl._contract_limit('top_k_min'),
-                s3vl._contract_limit('top_k_max'), coalesce(query_vectors.top_k::text, 'NULL')
-            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass top_k => n with %s <= n <= %s.',
-                                                              s3vl._contract_limit('top_k_min'),
-                                                              s3vl._contract_limit('top_k_max'));
-    END IF;
-    IF query_vectors.return_metadata IS NULL THEN
-        RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
-    END IF;
-    IF query_vectors.metadata_filter IS NOT NULL
-       AND (pg_catalog.jsonb_typeof(query_vectors.metadata_filter) <> 'object' OR query_vectors.metadata_filter = '{}'::jsonb) THEN
-        RAISE EXCEPTION 'metadata_filter must be a non-empty JSON object, got %', query_vectors.metadata_filter
-            USING ERRCODE = '22023',
-                  HINT = 'Pass e.g. ''{"category": "test"}''::jsonb, or NULL for no filter.';
-    END IF;
+    PERFORM s3vl._check_query_options(query_vectors.top_k, query_vectors.return_metadata, query_vectors.metadata_filter);
     -- Built as json (see s3vl._invoke_request): the vector is written once, never converted to jsonb.
     v_request := pg_catalog.json_build_object(
         'operation', 'query_vectors',

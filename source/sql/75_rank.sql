@@ -29,16 +29,7 @@ BEGIN
                   HINT = 'Register the index with s3vl.register_index (it reads them from S3 Vectors), or run '
                          'SELECT * FROM s3vl.validate_config(); for an index registered by an earlier release.';
     END IF;
-    IF p_top_k IS NULL OR p_top_k NOT BETWEEN s3vl._contract_limit('top_k_min') AND s3vl._contract_limit('top_k_max') THEN
-        RAISE EXCEPTION 'top_k must be between % and %, got %', s3vl._contract_limit('top_k_min'),
-                s3vl._contract_limit('top_k_max'), coalesce(p_top_k::text, 'NULL')
-            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass top_k => n with %s <= n <= %s.',
-                                                              s3vl._contract_limit('top_k_min'),
-                                                              s3vl._contract_limit('top_k_max'));
-    END IF;
-    IF p_return_metadata IS NULL THEN
-        RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
-    END IF;
+    PERFORM s3vl._check_query_options(p_top_k, p_return_metadata, NULL);
     RETURN v_index;
 END
 $$;

@@ -99,23 +99,7 @@ BEGIN
                 USING ERRCODE = '22023', HINT = 'Shorten the text, or pass it as a JSON string.';
         END IF;
     END LOOP;
-    IF search_text.top_k IS NULL
-       OR search_text.top_k NOT BETWEEN s3vl._contract_limit('top_k_min') AND s3vl._contract_limit('top_k_max') THEN
-        RAISE EXCEPTION 'top_k must be between % and %, got %', s3vl._contract_limit('top_k_min'),
-                s3vl._contract_limit('top_k_max'), coalesce(search_text.top_k::text, 'NULL')
-            USING ERRCODE = '22023', HINT = pg_catalog.format('Pass top_k => n with %s <= n <= %s.',
-                                                              s3vl._contract_limit('top_k_min'),
-                                                              s3vl._contract_limit('top_k_max'));
-    END IF;
-    IF search_text.return_metadata IS NULL THEN
-        RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
-    END IF;
-    IF search_text.metadata_filter IS NOT NULL
-       AND (pg_catalog.jsonb_typeof(search_text.metadata_filter) <> 'object' OR search_text.metadata_filter = '{}'::jsonb) THEN
-        RAISE EXCEPTION 'metadata_filter must be a non-empty JSON object, got %', search_text.metadata_filter
-            USING ERRCODE = '22023',
-                  HINT = 'Pass e.g. ''{"category": "test"}''::jsonb, or NULL for no filter.';
-    END IF;
+    PERFORM s3vl._check_query_options(search_text.top_k, search_text.return_metadata, search_text.metadata_filter);
     PERFORM s3vl._require_enhanced(v_index, 'search_text');
 
     v_request := pg_catalog.json_build_object(
