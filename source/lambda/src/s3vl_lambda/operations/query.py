@@ -26,6 +26,30 @@ def similarity(metric: str | None, distance: float | None) -> float | None:
     return None
 
 
+def query_pages(
+    operation: str, client: Any, params: dict[str, Any], top_k: int
+) -> tuple[list[Any], str | None, int]:
+    """QueryVectors pages until top_k results or the end: the results, the index's metric, the page count.
+
+    Every follow-up page repeats the same request with the page's token; operation names the
+    contract operation that errors are reported under (query_vectors, search_text).
+    """
+    found: list[Any] = []
+    pages = 0
+    metric: str | None = None
+    token: str | None = None
+    while True:
+        page = params if token is None else {**params, "nextToken": token}
+        response: Any = call(operation, "QueryVectors", client.query_vectors, **page)
+        pages += 1
+        metric = response.get("distanceMetric") or metric
+        found.extend(response.get("vectors") or ())
+        token = response.get("nextToken")
+        if len(found) >= top_k or not token:
+            break
+    return found, metric, pages
+
+
 def run(request: QueryRequest, client: Any = None) -> dict[str, Any]:
     # query_vectors_batch passes its own client (operations/batch.py).
     client = client or client_for(request.index.region)
@@ -38,20 +62,7 @@ def run(request: QueryRequest, client: Any = None) -> dict[str, Any]:
     }
     if request.filter is not None:
         params["filter"] = request.filter
-    found: list[Any] = []
-    pages = 0
-    metric: str | None = None
-    token: str | None = None
-    while True:
-        # Every follow-up page repeats the same vector, topK and filter with the page's token.
-        page = params if token is None else {**params, "nextToken": token}
-        response: Any = call("query_vectors", "QueryVectors", client.query_vectors, **page)
-        pages += 1
-        metric = response.get("distanceMetric") or metric
-        found.extend(response.get("vectors") or ())
-        token = response.get("nextToken")
-        if len(found) >= request.top_k or not token:
-            break
+    found, metric, pages = query_pages("query_vectors", client, params, request.top_k)
     vectors = []
     for item in found[: request.top_k]:
         distance = item.get("distance")

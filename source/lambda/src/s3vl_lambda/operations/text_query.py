@@ -8,7 +8,7 @@ from typing import Any
 from .. import nul_escape
 from ..clients import client_for
 from ..text_requests import SearchTextRequest
-from .aws_call import call
+from .query import query_pages
 
 
 def run(request: SearchTextRequest) -> dict[str, Any]:
@@ -24,20 +24,7 @@ def run(request: SearchTextRequest) -> dict[str, Any]:
         params["queryVector"] = {"float32": request.query_vector}
     if request.filter is not None:
         params["filter"] = request.filter
-    found: list[Any] = []
-    pages = 0
-    metric: str | None = None
-    token: str | None = None
-    while True:
-        # Every follow-up page repeats the same texts, vector, topK and filter with the page's token.
-        page = params if token is None else {**params, "nextToken": token}
-        response: Any = call("search_text", "QueryVectors", client.query_vectors, **page)
-        pages += 1
-        metric = response.get("distanceMetric") or metric
-        found.extend(response.get("vectors") or ())
-        token = response.get("nextToken")
-        if len(found) >= request.top_k or not token:
-            break
+    found, metric, pages = query_pages("search_text", client, params, request.top_k)
     return {
         "distance_metric": metric,
         "vectors": [_row(item, request) for item in found[: request.top_k]],
