@@ -31,6 +31,23 @@ BEGIN
 END
 $$;
 
+-- A call over p_items items whose answer may exceed Lambda's payload limit (54000): NULL then, so that the
+-- caller halves its items and calls again; with one item the error stands.
+CREATE OR REPLACE FUNCTION s3vl._invoke_or_halve(p_operation text, p_fields jsonb, p_items integer)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN s3vl._invoke(p_operation, p_fields);
+EXCEPTION WHEN SQLSTATE '54000' THEN
+    IF p_items = 1 THEN
+        RAISE;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- p_request: the whole request document (operation, contract_version and the fields).
 CREATE OR REPLACE FUNCTION s3vl._invoke_request(
     p_operation text,

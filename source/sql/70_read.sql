@@ -109,17 +109,13 @@ BEGIN
     -- One invocation per chunk; a chunk whose answer would exceed the payload limit is halved.
     WHILE v_pos <= v_total LOOP
         v_keys := v_ids[v_pos : v_pos + v_chunk - 1];
-        BEGIN
-            v_result := s3vl._invoke('get_vectors', pg_catalog.jsonb_build_object(
-                'index_arn', v_index.index_arn, 'keys', pg_catalog.to_jsonb(v_keys),
-                'return_data', v_data, 'return_metadata', v_meta));
-        EXCEPTION WHEN SQLSTATE '54000' THEN
-            IF v_chunk = 1 THEN
-                RAISE;
-            END IF;
+        v_result := s3vl._invoke_or_halve('get_vectors', pg_catalog.jsonb_build_object(
+            'index_arn', v_index.index_arn, 'keys', pg_catalog.to_jsonb(v_keys),
+            'return_data', v_data, 'return_metadata', v_meta), v_chunk);
+        IF v_result IS NULL THEN
             v_chunk := GREATEST(1, v_chunk / 2);
             CONTINUE;
-        END;
+        END IF;
         IF pg_catalog.jsonb_typeof(v_result -> 'vectors') IS DISTINCT FROM 'array'
            OR pg_catalog.jsonb_array_length(v_result -> 'vectors') <> pg_catalog.cardinality(v_keys)
            OR EXISTS (SELECT 1
@@ -227,15 +223,11 @@ BEGIN
             v_request := v_request || pg_catalog.jsonb_build_object('segment_count', p_segment_count,
                                                                    'segment_index', p_segment_index);
         END IF;
-        BEGIN
-            v_result := s3vl._invoke('list_vectors', v_request);
-        EXCEPTION WHEN SQLSTATE '54000' THEN
-            IF v_size = 1 THEN
-                RAISE;
-            END IF;
+        v_result := s3vl._invoke_or_halve('list_vectors', v_request, v_size);
+        IF v_result IS NULL THEN
             v_size := GREATEST(1, v_size / 2);
             CONTINUE;
-        END;
+        END IF;
         IF pg_catalog.jsonb_typeof(v_result -> 'vectors') IS DISTINCT FROM 'array' THEN
             PERFORM s3vl._raise_invalid_response('list_vectors', 'no "vectors" array');
         END IF;
