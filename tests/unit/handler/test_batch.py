@@ -10,7 +10,7 @@ from botocore.stub import Stubber
 from s3vl_lambda import deadline
 from s3vl_lambda.clients import client_for
 from s3vl_lambda.contract import LIMITS
-from s3vl_lambda.operations import batch
+from s3vl_lambda.operations import batch, threads
 
 from .conftest import STUB_ARN, STUB_REGION, error_code, invoke
 
@@ -123,9 +123,9 @@ def test_a_slow_member_query_is_hedged_and_the_first_answer_taken(monkeypatch: p
         return {"vectors": ["fast"]}
 
     monkeypatch.setattr(batch, "_with_backoff", attempt)
-    counter = batch._Counter()
+    counter = threads.Counter()
     try:
-        answer = batch._hedged(object(), batch._Counter(), counter)  # type: ignore[arg-type]
+        answer = batch._hedged(object(), threads.Counter(), counter)  # type: ignore[arg-type]
     finally:
         release.set()
     assert answer == {"vectors": ["fast"]} and counter.value == 1 and len(calls) == 2
@@ -134,6 +134,6 @@ def test_a_slow_member_query_is_hedged_and_the_first_answer_taken(monkeypatch: p
 def test_a_fast_member_query_is_not_hedged(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch, "_with_backoff", lambda single, throttled: {"vectors": ["only"]})
     monkeypatch.setattr(batch, "HEDGE_AFTER_S", 1.0)
-    counter = batch._Counter()
-    assert batch._hedged(object(), batch._Counter(), counter) == {"vectors": ["only"]}  # type: ignore[arg-type]
+    counter = threads.Counter()
+    assert batch._hedged(object(), threads.Counter(), counter) == {"vectors": ["only"]}  # type: ignore[arg-type]
     assert counter.value == 0

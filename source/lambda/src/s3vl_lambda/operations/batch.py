@@ -19,7 +19,7 @@ import json
 import random
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, wait
 from typing import Any
 
 from .. import deadline
@@ -29,6 +29,7 @@ from ..errors import HandlerError
 from ..requests import QueryRequest
 from ..validation import IndexArn
 from . import query
+from .threads import Counter, LazyPool
 
 # Backoff after a 429: full jitter over base * 2^attempt, capped; attempts end with the function's time.
 BACKOFF_BASE_S = 0.05
@@ -46,43 +47,17 @@ _STAND_IN = [1.0]
 _vector = threading.local()  # .value: the vector of the query this thread is sending
 _fast_clients: set[int] = set()
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_hedges: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The container's batch threads, created on the first batch and reused by the next invocations."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY, thread_name_prefix="s3vl-batch")
-        return _pool
-
-
-def _hedge_executor() -> ThreadPoolExecutor:
-    """The threads of a group's member queries, apart from the batch threads that wait for them (so that a
-    wait never holds the thread it waits for): two attempts for each batch thread."""
-    global _hedges
-    with _pool_lock:
-        if _hedges is None:
-            _hedges = ThreadPoolExecutor(max_workers=2 * BATCH_CONCURRENCY, thread_name_prefix="s3vl-hedge")
-        return _hedges
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.value = 0
-
-    def add(self, count: int = 1) -> None:
-        with self._lock:
-            self.value += count
+_clients_lock = threading.Lock()
+# The container's batch threads, created on the first batch and reused by the next invocations.
+_executor = LazyPool(BATCH_CONCURRENCY, "s3vl-batch")
+# The threads of a group's member queries, apart from the batch threads that wait for them (so that a
+# wait never holds the thread it waits for): two attempts for each batch thread.
+_hedge_executor = LazyPool(2 * BATCH_CONCURRENCY, "s3vl-hedge")
 
 
 def run(request: BatchQueryRequest) -> dict[str, Any]:
-    throttled = _Counter()
-    hedged = _Counter()
+    throttled = Counter()
+    hedged = Counter()
     group = len(request.indexes) > 1
 
     def one(position: int, member: int) -> dict[str, Any]:
@@ -118,7 +93,7 @@ def run(request: BatchQueryRequest) -> dict[str, Any]:
     }
 
 
-def _hedged(single: QueryRequest, throttled: _Counter, hedged: _Counter) -> dict[str, Any]:
+def _hedged(single: QueryRequest, throttled: Counter, hedged: Counter) -> dict[str, Any]:
     """The first answer of the query and, if it is still unanswered after HEDGE_AFTER_S, of its copy; it
     fails only when every attempt sent failed (with the first one's error)."""
     owner = deadline.current()
@@ -146,7 +121,7 @@ def _hedged(single: QueryRequest, throttled: _Counter, hedged: _Counter) -> dict
     )
 
 
-def _with_backoff(single: QueryRequest, throttled: _Counter) -> dict[str, Any]:
+def _with_backoff(single: QueryRequest, throttled: Counter) -> dict[str, Any]:
     client = _fast_client(single.index.region)
     _vector.value = single.query_vector
     single = QueryRequest(single.index, _STAND_IN, single.top_k, single.filter, single.return_metadata)
@@ -166,7 +141,7 @@ def _with_backoff(single: QueryRequest, throttled: _Counter) -> dict[str, Any]:
 def _fast_client(region: str) -> Any:
     """The region's one-attempt client (the backoff is _with_backoff's), with the vector put in by JSON."""
     client = client_for(region, attempts=1)
-    with _pool_lock:
+    with _clients_lock:
         if id(client) not in _fast_clients:
             client.meta.events.register("before-call.s3vectors.QueryVectors", _put_vector)
             _fast_clients.add(id(client))

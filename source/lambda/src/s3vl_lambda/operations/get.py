@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import Any
 
 from .. import deadline, limits, nul_escape
@@ -11,18 +10,10 @@ from ..clients import MAX_CONCURRENT_CALLS, client_for
 from ..errors import HandlerError
 from ..requests import GetVectorsRequest
 from .aws_call import call
+from .threads import LazyPool
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The container's worker threads, created on the first multi-batch request and reused."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="s3vl-get")
-        return _pool
+# The container's worker threads, created on the first multi-batch request and reused.
+_executor = LazyPool(MAX_CONCURRENT_CALLS, "s3vl-get")
 
 
 def run(request: GetVectorsRequest) -> dict[str, Any]:

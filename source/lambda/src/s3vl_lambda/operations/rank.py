@@ -24,7 +24,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import Any
 
 from .. import deadline, limits, nul_escape
@@ -33,6 +33,7 @@ from ..errors import HandlerError
 from ..rank_request import RankRequest
 from .aws_call import call
 from .query import similarity
+from .threads import Counter, LazyPool
 
 # Backoff after a 429 or 503 the client's retries did not absorb: full jitter over base * 2^attempt, capped.
 BACKOFF_BASE_S = 0.05
@@ -40,32 +41,13 @@ BACKOFF_CAP_S = 1.0
 THROTTLE_ATTEMPTS = 6
 RETRIED_CODES = frozenset({"THROTTLED", "SERVICE_UNAVAILABLE"})
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+# The container's rank threads, created on the first multi-batch request and reused.
+_executor = LazyPool(MAX_CONCURRENT_CALLS, "s3vl-rank")
 # Set in a thread while it reads candidates: their GetVectors answers are decoded by _decode_directly.
 _direct = threading.local()
 _HOOK_ID = "s3vl-rank-direct-decode"
 
 Ranked = tuple[float, str]  # (float64 distance, key as returned to SQL)
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The container's rank threads, created on the first multi-batch request and reused."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="s3vl-rank")
-        return _pool
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.value = 0
-
-    def add(self) -> None:
-        with self._lock:
-            self.value += 1
 
 
 def distance_function(metric: str, query: list[float]) -> Callable[[list[float]], float]:
@@ -121,7 +103,7 @@ def run(request: RankRequest) -> dict[str, Any]:
     distinct = list(dict.fromkeys(request.keys))
     size = limits.service().get_batch
     batches = [distinct[start : start + size] for start in range(0, len(distinct), size)]
-    throttled = _Counter()
+    throttled = Counter()
 
     def get(keys: list[str], data: bool, metadata: bool) -> list[Any]:
         for attempt in range(THROTTLE_ATTEMPTS):
