@@ -10,7 +10,7 @@ from botocore.stub import Stubber
 from s3vl_lambda import deadline
 from s3vl_lambda.clients import client_for
 from s3vl_lambda.contract import LIMITS
-from s3vl_lambda.operations import batch, threads
+from s3vl_lambda.operations import backoff, batch, threads
 
 from .conftest import STUB_ARN, STUB_REGION, error_code, invoke
 
@@ -53,7 +53,7 @@ def test_a_bad_vector_is_named_by_its_position() -> None:
 
 def test_throttling_is_retried_with_backoff_until_the_query_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     pauses: list[float] = []
-    monkeypatch.setattr(batch.time, "sleep", pauses.append)
+    monkeypatch.setattr(backoff.time, "sleep", pauses.append)
     answer = {"vectors": [{"key": "a", "distance": 0.25}], "distanceMetric": "cosine"}
     with Stubber(client_for(STUB_REGION, attempts=1)) as stub:
         for _ in range(3):
@@ -69,7 +69,7 @@ def test_throttling_is_retried_with_backoff_until_the_query_answers(monkeypatch:
 
 
 def test_a_query_that_keeps_failing_names_its_query_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch.time, "sleep", lambda _: None)
+    monkeypatch.setattr(backoff.time, "sleep", lambda _: None)
     with Stubber(client_for(STUB_REGION, attempts=1)) as stub:
         for _ in range(batch.THROTTLE_ATTEMPTS):
             stub.add_client_error("query_vectors", "TooManyRequestsException", http_status_code=429)

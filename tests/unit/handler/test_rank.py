@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from s3vl_lambda.clients import client_for
-from s3vl_lambda.operations import rank
+from s3vl_lambda.operations import backoff, rank
 
 from .conftest import ACCOUNT, BUCKET, REGION, STUB_ARN, STUB_REGION, error_code, invoke
 
@@ -153,7 +153,7 @@ def test_metadata_is_read_for_the_winners_only(indexes: dict[str, Index]) -> Non
 
 def test_throttling_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     pauses: list[float] = []
-    monkeypatch.setattr(rank.time, "sleep", pauses.append)
+    monkeypatch.setattr(backoff.time, "sleep", pauses.append)
     answer = {"vectors": [{"key": "a", "data": {"float32": [3.0, 4.0]}}]}
     with Stubber(client_for(STUB_REGION)) as stub:
         for _ in range(3):
@@ -172,7 +172,7 @@ def test_throttling_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_throttling_that_persists_fails_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rank.time, "sleep", lambda _: None)
+    monkeypatch.setattr(backoff.time, "sleep", lambda _: None)
     with Stubber(client_for(STUB_REGION)) as stub:
         for _ in range(rank.THROTTLE_ATTEMPTS):
             stub.add_client_error("get_vectors", "TooManyRequestsException", http_status_code=429)

@@ -16,9 +16,7 @@ member query still unanswered after HEDGE_AFTER_S is sent a second time and the 
 from __future__ import annotations
 
 import json
-import random
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, wait
 from typing import Any
 
@@ -29,13 +27,13 @@ from ..errors import HandlerError
 from ..requests import QueryRequest
 from ..validation import IndexArn
 from . import query
+from .backoff import with_backoff
 from .threads import Counter, LazyPool
 
 # Backoff after a 429: full jitter over base * 2^attempt, capped; attempts end with the function's time.
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 2.0
 THROTTLE_ATTEMPTS = 10
-RETRIED_CODES = frozenset({"THROTTLED", "SERVICE_UNAVAILABLE"})
 # A group member's query unanswered after this long is sent again: early, because the slowest of 8
 # members sets the time and nearly every draw of a ~100 ms median latency is still running at 10 ms.
 HEDGE_AFTER_S = 0.01
@@ -125,17 +123,14 @@ def _with_backoff(single: QueryRequest, throttled: Counter) -> dict[str, Any]:
     client = _fast_client(single.index.region)
     _vector.value = single.query_vector
     single = QueryRequest(single.index, _STAND_IN, single.top_k, single.filter, single.return_metadata)
-    for attempt in range(THROTTLE_ATTEMPTS):
-        try:
-            return query.run(single, client)
-        except HandlerError as exc:
-            if exc.code not in RETRIED_CODES or attempt == THROTTLE_ATTEMPTS - 1:
-                raise
-            throttled.add()
-            pause = random.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
-            deadline.current().require(pause, "the backoff after a throttled or unavailable QueryVectors")
-            time.sleep(pause)
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    return with_backoff(
+        lambda: query.run(single, client),
+        throttled,
+        attempts=THROTTLE_ATTEMPTS,
+        base_s=BACKOFF_BASE_S,
+        cap_s=BACKOFF_CAP_S,
+        api="QueryVectors",
+    )
 
 
 def _fast_client(region: str) -> Any:

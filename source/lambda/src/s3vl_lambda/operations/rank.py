@@ -19,10 +19,8 @@ from __future__ import annotations
 import heapq
 import json
 import math
-import random
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import Any
@@ -32,6 +30,7 @@ from ..clients import MAX_CONCURRENT_CALLS, client_for
 from ..errors import HandlerError
 from ..rank_request import RankRequest
 from .aws_call import call
+from .backoff import with_backoff
 from .query import similarity
 from .threads import Counter, LazyPool
 
@@ -39,7 +38,6 @@ from .threads import Counter, LazyPool
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
 THROTTLE_ATTEMPTS = 6
-RETRIED_CODES = frozenset({"THROTTLED", "SERVICE_UNAVAILABLE"})
 
 # The container's rank threads, created on the first multi-batch request and reused.
 _executor = LazyPool(MAX_CONCURRENT_CALLS, "s3vl-rank")
@@ -106,26 +104,26 @@ def run(request: RankRequest) -> dict[str, Any]:
     throttled = Counter()
 
     def get(keys: list[str], data: bool, metadata: bool) -> list[Any]:
-        for attempt in range(THROTTLE_ATTEMPTS):
-            try:
-                response: Any = call(
-                    "rank_vectors",
-                    "GetVectors",
-                    client.get_vectors,
-                    indexArn=request.index.arn,
-                    keys=keys,
-                    returnData=data,
-                    returnMetadata=metadata,
-                )
-                return list(response.get("vectors") or ())
-            except HandlerError as exc:
-                if exc.code not in RETRIED_CODES or attempt == THROTTLE_ATTEMPTS - 1:
-                    raise
-                throttled.add()
-                pause = random.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
-                deadline.current().require(pause, "the backoff after a throttled or unavailable GetVectors")
-                time.sleep(pause)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        def send() -> list[Any]:
+            response: Any = call(
+                "rank_vectors",
+                "GetVectors",
+                client.get_vectors,
+                indexArn=request.index.arn,
+                keys=keys,
+                returnData=data,
+                returnMetadata=metadata,
+            )
+            return list(response.get("vectors") or ())
+
+        return with_backoff(
+            send,
+            throttled,
+            attempts=THROTTLE_ATTEMPTS,
+            base_s=BACKOFF_BASE_S,
+            cap_s=BACKOFF_CAP_S,
+            api="GetVectors",
+        )
 
     def rank(keys: list[str]) -> tuple[list[Ranked], int]:
         """The batch's top_k and how many of its keys are not in the index."""
