@@ -21,18 +21,17 @@ import json
 import math
 import struct
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from collections.abc import Callable
 from typing import Any
 
-from .. import deadline, limits, nul_escape
+from .. import limits, nul_escape
 from ..clients import MAX_CONCURRENT_CALLS, client_for
 from ..errors import HandlerError
 from ..rank_request import RankRequest
 from .aws_call import call
 from .backoff import with_backoff
 from .query import similarity
-from .threads import Counter, LazyPool
+from .threads import Counter, LazyPool, fan_out
 
 # Backoff after a 429 or 503 the client's retries did not absorb: full jitter over base * 2^attempt, capped.
 BACKOFF_BASE_S = 0.05
@@ -41,6 +40,8 @@ THROTTLE_ATTEMPTS = 6
 
 # The container's rank threads, created on the first multi-batch request and reused.
 _executor = LazyPool(MAX_CONCURRENT_CALLS, "s3vl-rank")
+# The fix named when the function's time runs out before every GetVectors batch has finished.
+_TOO_SLOW = "pass fewer candidate ids per call or raise the Lambda timeout"
 # Set in a thread while it reads candidates: their GetVectors answers are decoded by _decode_directly.
 _direct = threading.local()
 _HOOK_ID = "s3vl-rank-direct-decode"
@@ -144,7 +145,7 @@ def run(request: RankRequest) -> dict[str, Any]:
             scored.append((distance(vector), nul_escape.encode(item["key"])))
         return heapq.nsmallest(request.top_k, scored), len(keys) - len({item["key"] for item in found})
 
-    ranked = _fan_out(rank, batches)
+    ranked = fan_out(_executor, rank, batches, _TOO_SLOW)
     best = heapq.nsmallest(request.top_k, (row for rows, _ in ranked for row in rows))
     missing = sum(count for _, count in ranked)
 
@@ -152,9 +153,11 @@ def run(request: RankRequest) -> dict[str, Any]:
     if request.return_metadata and best:
         # The winners' metadata only, in one more round of GetVectors.
         winners = [nul_escape.decode(key, "key", "INVALID_KEY") for _, key in best]
-        parts = _fan_out(
+        parts = fan_out(
+            _executor,
             lambda keys: get(keys, False, True),
             [winners[start : start + size] for start in range(0, len(winners), size)],
+            _TOO_SLOW,
         )
         metadata = {
             nul_escape.encode(item["key"]): nul_escape.encode_metadata(item.get("metadata"))
@@ -181,28 +184,3 @@ def run(request: RankRequest) -> dict[str, Any]:
         "batches": len(batches),
         "throttled": throttled.value,
     }
-
-
-def _fan_out(work: Callable[[list[str]], Any], batches: Iterable[list[str]]) -> list[Any]:
-    """`work` of every batch, in batch order; the first failure in batch order is the one raised."""
-    batches = list(batches)
-    if len(batches) == 1:
-        return [work(batches[0])]
-    # Bound to this invocation's deadline: a batch still retrying after the answer makes no new attempt.
-    bound = deadline.bound_to(deadline.current(), work)
-    futures: list[Future[Any]] = [_executor().submit(bound, batch) for batch in batches]
-    done, pending = wait(
-        futures, timeout=max(deadline.current().remaining_s(), 0.0), return_when=FIRST_EXCEPTION
-    )
-    for future in pending:
-        future.cancel()
-    for future in futures:
-        if future in done and future.exception() is not None:
-            raise future.exception()  # type: ignore[misc]
-    if pending:
-        raise HandlerError(
-            "DEADLINE_EXCEEDED",
-            f"{len(pending)} of {len(batches)} GetVectors batches had not finished when the function's time "
-            "ran out: pass fewer candidate ids per call or raise the Lambda timeout",
-        )
-    return [future.result() for future in futures]

@@ -1,9 +1,16 @@
-"""The thread pools and counters of the operations that fan S3 Vectors calls out over threads."""
+"""The thread pools, counters and fan-out of the operations that fan S3 Vectors calls out over threads."""
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+from .. import deadline
+from ..errors import HandlerError
+
+T = TypeVar("T")
 
 
 class LazyPool:
@@ -34,3 +41,29 @@ class Counter:
     def add(self, count: int = 1) -> None:
         with self._lock:
             self.value += count
+
+
+def fan_out(pool: LazyPool, work: Callable[[list[str]], T], batches: list[list[str]], fix: str) -> list[T]:
+    """`work` of every batch of keys, in batch order, on the pool's threads (one batch runs in this thread);
+    the first failure in batch order is the one raised. fix: what to do when the function's time runs out
+    before every GetVectors batch has finished."""
+    if len(batches) == 1:
+        return [work(batches[0])]
+    # Bound to this invocation's deadline: a batch still retrying after the answer makes no new attempt.
+    bound = deadline.bound_to(deadline.current(), work)
+    futures: list[Future[T]] = [pool().submit(bound, batch) for batch in batches]
+    done, pending = wait(
+        futures, timeout=max(deadline.current().remaining_s(), 0.0), return_when=FIRST_EXCEPTION
+    )
+    for future in pending:
+        future.cancel()
+    for future in futures:
+        if future in done and future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
+    if pending:
+        raise HandlerError(
+            "DEADLINE_EXCEEDED",
+            f"{len(pending)} of {len(batches)} GetVectors batches had not finished when the function's time "
+            f"ran out: {fix}",
+        )
+    return [future.result() for future in futures]
