@@ -183,20 +183,8 @@ DECLARE
     v_detail text;
     v_hint text;
 BEGIN
-    IF query_vectors_batch.top_k IS NULL
-       OR query_vectors_batch.top_k NOT BETWEEN s3vl._contract_limit('top_k_min') AND s3vl._contract_limit('top_k_max') THEN
-        RAISE EXCEPTION 'top_k must be between % and %, got %', s3vl._contract_limit('top_k_min'),
-                s3vl._contract_limit('top_k_max'), coalesce(query_vectors_batch.top_k::text, 'NULL')
-            USING ERRCODE = '22023', HINT = 'Pass top_k => n within those bounds.';
-    END IF;
-    IF query_vectors_batch.return_metadata IS NULL THEN
-        RAISE EXCEPTION 'return_metadata must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
-    END IF;
-    IF query_vectors_batch.metadata_filter IS NOT NULL
-       AND (pg_catalog.jsonb_typeof(query_vectors_batch.metadata_filter) <> 'object' OR query_vectors_batch.metadata_filter = '{}'::jsonb) THEN
-        RAISE EXCEPTION 'metadata_filter must be a non-empty JSON object, got %', query_vectors_batch.metadata_filter
-            USING ERRCODE = '22023', HINT = 'Pass e.g. ''{"category": "test"}''::jsonb, or NULL for no filter.';
-    END IF;
+    PERFORM s3vl._check_query_options(query_vectors_batch.top_k, query_vectors_batch.return_metadata,
+                                      query_vectors_batch.metadata_filter);
     IF query_vectors_batch.query_vectors IS NULL OR pg_catalog.array_ndims(query_vectors_batch.query_vectors) IS DISTINCT FROM 2 THEN
         RAISE EXCEPTION 'query_vectors must be a two-dimensional array, one row per query vector, got %',
                 CASE WHEN query_vectors_batch.query_vectors IS NULL THEN 'NULL'

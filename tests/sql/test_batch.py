@@ -283,3 +283,16 @@ def test_a_failing_invocation_fails_the_call_naming_its_queries(sql_stack: SqlSt
         failure = raises_sqlstate(conn, "SELECT * FROM s3vl.query_vectors_batch('rand-64', %s)", (queries,))
     assert failure.sqlstate == "SV007"
     assert (failure.diag.message_detail or "").startswith("query_index 1 to 4 (one invocation)")
+
+
+def test_batch_options_are_checked_with_the_single_query_messages(conn) -> None:
+    """query_vectors_batch checks top_k, return_metadata and metadata_filter as query_vectors does, hints
+    included (s3vl._check_query_options)."""
+    for call in (
+        "s3vl.query_vectors(%s, 'euc-8', top_k => 0)",
+        "s3vl.query_vectors_batch('euc-8', %s, top_k => 0)",
+    ):
+        vector: Any = [1.0] * 8 if call.startswith("s3vl.query_vectors(") else [[1.0] * 8]
+        error = raises_sqlstate(conn, f"SELECT * FROM {call}", (vector,))
+        assert error.sqlstate == "22023" and "top_k must be between 1 and" in error.diag.message_primary
+        assert error.diag.message_hint.startswith("Pass top_k => n with 1 <= n <= "), call
