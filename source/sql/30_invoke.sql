@@ -48,6 +48,17 @@ EXCEPTION WHEN SQLSTATE '54000' THEN
 END
 $$;
 
+-- A json request with one more field whose value is already JSON text: the object's closing brace moves
+-- after it, so a large value (a query vector) is written once and never converted to jsonb.
+CREATE OR REPLACE FUNCTION s3vl._request_with(p_request json, p_field text, p_value text)
+RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (pg_catalog.left(p_request::text, -1)
+            || pg_catalog.format(', %s : %s}', pg_catalog.to_json(p_field), p_value))::json
+$$;
+
 -- p_request: the whole request document (operation, contract_version and the fields).
 CREATE OR REPLACE FUNCTION s3vl._invoke_request(
     p_operation text,

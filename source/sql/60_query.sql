@@ -156,9 +156,7 @@ BEGIN
         'top_k', query_vectors.top_k,
         'return_metadata', query_vectors.return_metadata);
     IF query_vectors.metadata_filter IS NOT NULL THEN
-        -- The object's closing brace moves after the filter.
-        v_request := (pg_catalog.left(v_request::text, -1)
-                      || pg_catalog.format(', "filter" : %s}', query_vectors.metadata_filter))::json;
+        v_request := s3vl._request_with(v_request, 'filter', query_vectors.metadata_filter::text);
     END IF;
 
     -- The result cache (65_cache.sql), when set_query_cache turned it on for this index.

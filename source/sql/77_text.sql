@@ -109,14 +109,13 @@ BEGIN
         'query_texts', search_text.query_texts,
         'top_k', search_text.top_k,
         'return_metadata', search_text.return_metadata);
-    -- The vector and the filter go in as query_vectors sends them; the object's closing brace moves after.
+    -- The vector and the filter go in as query_vectors sends them.
     IF search_text.query_vector IS NOT NULL THEN
-        v_request := (pg_catalog.left(v_request::text, -1) || pg_catalog.format(', "query_vector" : %s}',
-                      s3vl._vector_json(search_text.query_vector, v_index, 'query_vector')))::json;
+        v_request := s3vl._request_with(v_request, 'query_vector',
+                                        s3vl._vector_json(search_text.query_vector, v_index, 'query_vector')::text);
     END IF;
     IF search_text.metadata_filter IS NOT NULL THEN
-        v_request := (pg_catalog.left(v_request::text, -1)
-                      || pg_catalog.format(', "filter" : %s}', search_text.metadata_filter))::json;
+        v_request := s3vl._request_with(v_request, 'filter', search_text.metadata_filter::text);
     END IF;
     BEGIN
         v_result := s3vl._invoke_request('search_text', v_request);
