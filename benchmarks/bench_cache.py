@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, str(REPO / "source" / "local"))
 import psycopg  # noqa: E402
 from s3vl_local import local_aws  # noqa: E402
 from s3vl_local.stack import LocalStack  # noqa: E402
+from schema_setup import install_schema  # noqa: E402
 
 DIM, TOP_K = 768, 10
 BUCKET, CACHED, UNCACHED, DBNAME = "bench-cache", "bench-cached", "bench-uncached", "s3vl_bench_cache"
@@ -62,15 +62,7 @@ def _load(stack: LocalStack, n: int, rng: np.random.Generator) -> dict[str, str]
 
 
 def _install(stack: LocalStack, arns: dict[str, str]) -> None:
-    with psycopg.connect(stack.pg.dsn(), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-        conn.execute(f"CREATE DATABASE {DBNAME}")
-    stack.install_shim(DBNAME)
-    subprocess.run(
-        ["psql", "-X", "-q", "-h", stack.pg.host, "-p", str(stack.pg.port), "-U", "postgres", "-d", DBNAME,
-         "-f", str(REPO / "source" / "sql" / "install.sql")],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    install_schema(stack, DBNAME)
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
         conn.execute("SELECT s3vl.configure(%s)", (stack.env()["S3VL_LAMBDA_FUNCTION_ARN"],))
         for index, arn in arns.items():

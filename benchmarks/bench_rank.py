@@ -17,7 +17,6 @@ One stack (latency profile `aws`, see docs/local-stack.md), one CLASSIC index of
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(REPO / "source" / "local"))
 import psycopg  # noqa: E402
 from s3vl_local import local_aws  # noqa: E402
 from s3vl_local.stack import LocalStack  # noqa: E402
+from schema_setup import install_schema  # noqa: E402
 
 N, DIM, CANDIDATES = 20_000, 768, 5_000
 BUCKET, INDEX, DBNAME = "bench-rank", "rank-20k", "s3vl_bench_rank"
@@ -59,15 +59,7 @@ def _load(s3v: Any, data: np.ndarray) -> str:
 
 
 def _install(stack: Any, env: dict[str, str], index_arn: str) -> None:
-    with psycopg.connect(stack.pg.dsn(), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-        conn.execute(f"CREATE DATABASE {DBNAME}")
-    stack.install_shim(DBNAME)
-    subprocess.run(
-        ["psql", "-X", "-q", "-h", stack.pg.host, "-p", str(stack.pg.port), "-U", "postgres", "-d", DBNAME,
-         "-f", str(REPO / "source" / "sql" / "install.sql")],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    install_schema(stack, DBNAME)
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
         conn.execute("SELECT s3vl.configure(%s)", (env["S3VL_LAMBDA_FUNCTION_ARN"],))
         conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX, index_arn))

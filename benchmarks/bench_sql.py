@@ -27,7 +27,6 @@ import os
 import random
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ sys.path.insert(0, str(REPO / "source" / "local"))
 import psycopg  # noqa: E402
 from s3vl_local import local_aws  # noqa: E402
 from s3vl_local.stack import LocalStack  # noqa: E402
+from schema_setup import install_schema  # noqa: E402
 
 N, DIM, TOP_K = 10_000, 768, 10
 BUCKET, INDEX, DBNAME = "bench-sql", "bench-10k", "s3vl_bench"
@@ -82,15 +82,7 @@ def _load_index(s3v: Any, rng: np.random.Generator) -> str:
 
 
 def _install(stack: Any, env: dict[str, str], index_arn: str) -> None:
-    with psycopg.connect(stack.pg.dsn(), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-        conn.execute(f"CREATE DATABASE {DBNAME}")
-    stack.install_shim(DBNAME)
-    subprocess.run(
-        ["psql", "-X", "-q", "-h", stack.pg.host, "-p", str(stack.pg.port), "-U", "postgres", "-d", DBNAME,
-         "-f", str(REPO / "source" / "sql" / "install.sql")],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    install_schema(stack, DBNAME)
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
         conn.execute("SELECT s3vl.configure(%s)", (env["S3VL_LAMBDA_FUNCTION_ARN"],))
         conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX, index_arn))

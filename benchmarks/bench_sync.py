@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ sys.path.insert(0, str(REPO / "source" / "local"))
 import psycopg  # noqa: E402
 from s3vl_local import local_aws  # noqa: E402
 from s3vl_local.stack import LocalStack  # noqa: E402
+from schema_setup import install_schema  # noqa: E402
 
 DIM = 768
 BUCKET, DBNAME, TABLE = "bench-sync", "s3vl_bench_sync", "public.bench_items"
@@ -59,15 +59,7 @@ def _setup(stack: Any, env: dict[str, str], rows: int, rng: np.random.Generator)
             dimension=DIM,
             distanceMetric="cosine",
         )
-    with psycopg.connect(stack.pg.dsn(), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-        conn.execute(f"CREATE DATABASE {DBNAME}")
-    stack.install_shim(DBNAME)
-    subprocess.run(
-        ["psql", "-X", "-q", "-h", stack.pg.host, "-p", str(stack.pg.port), "-U", "postgres", "-d", DBNAME,
-         "-f", str(REPO / "source" / "sql" / "install.sql")],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    install_schema(stack, DBNAME)
     matrix = rng.standard_normal((rows, DIM), dtype=np.float32)
     arn = s3v.get_index(vectorBucketName=BUCKET, indexName=SYNCED)["index"]["indexArn"]
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
