@@ -9,6 +9,7 @@ from typing import Any
 from . import filters, limits, validation
 from .contract import OPERATIONS
 from .errors import HandlerError
+from .query_request import VectorQuery
 
 # The full-text and index administration parsers, in their own module, found by PARSERS under their names.
 from .text_requests import configure_text_search, search_text, set_index_mode  # noqa: F401
@@ -25,13 +26,8 @@ class GetIndexRequest:
     index: IndexArn
 
 
-@dataclass(frozen=True)
-class QueryRequest:
-    index: IndexArn
-    query_vector: list[float]
-    top_k: int
-    filter: dict[str, Any] | None
-    return_metadata: bool
+class QueryRequest(VectorQuery[list[float]]):
+    """query_vectors: one query vector, its fields those of every vector query."""
 
 
 @dataclass(frozen=True)

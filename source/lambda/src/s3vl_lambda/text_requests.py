@@ -9,6 +9,7 @@ from typing import Any
 from . import filters, validation
 from .contract import LIMITS
 from .errors import HandlerError
+from .query_request import VectorQuery
 from .validation import IndexArn
 
 # The index modes and analyzer languages of botocore's s3vectors model (IndexMode, LanguageCode).
@@ -17,13 +18,8 @@ LANGUAGES = ("en", "fr", "es", "pt", "it", "de", "nl", "zh", "ja", "ko")
 
 
 @dataclass(frozen=True)
-class SearchTextRequest:
-    index: IndexArn
+class SearchTextRequest(VectorQuery[list[float] | None]):
     query_texts: list[tuple[str, str]]  # (metadata key, text), in request order
-    query_vector: list[float] | None
-    top_k: int
-    filter: dict[str, Any] | None
-    return_metadata: bool
 
 
 @dataclass(frozen=True)

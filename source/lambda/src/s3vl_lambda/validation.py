@@ -106,6 +106,11 @@ def top_k(value: Any) -> int:
     return value
 
 
+def _is_float32(element: Any) -> bool:
+    """A JSON number (not a boolean) that rounds to a finite float32; NaN fails the comparison too."""
+    return is_number(element) and magnitude(element) < limits.FLOAT32_OVERFLOW
+
+
 def _plain_float32_range(value: list[Any]) -> bool:
     """True when every element is a float within float32's range: the usual vector, checked with
     C-level builtins (4x faster than the element loop, which still finds and names any bad element)."""
@@ -117,31 +122,30 @@ def _plain_float32_range(value: list[Any]) -> bool:
 
 
 def vector(value: Any, name: str) -> list[float]:
-    """A float32 vector: 1..4096 finite JSON numbers."""
+    """A vector as the wire carries it: a non-empty array of JSON numbers that float32 holds.
+
+    Its length is not checked here: SQL checks it against the registered index's dimension before the
+    invocation, and S3 Vectors against the index's own (VALIDATION_FAILED)."""
     if not isinstance(value, list):
         raise wrong_type(name, "an array of numbers", value)
-    low, high = limits.service().dimension
-    if not low <= len(value) <= high:
-        raise HandlerError(
-            "INVALID_DIMENSION",
-            f"{name} has {len(value)} elements; S3 Vectors takes {low} to {high}: send a vector of the "
-            "index's dimension",
-        )
+    if not value:
+        raise HandlerError("INVALID_DIMENSION", f"{name} is empty: send a vector of the index's dimension")
     if _plain_float32_range(value):
         return value
-    for position, element in enumerate(value):
-        if not is_number(element):
-            raise HandlerError(
-                "INVALID_VECTOR_VALUE",
-                f"{name}[{position}] is {json_type(element)}, not a number: send numbers only",
-            )
-        if not magnitude(element) < limits.FLOAT32_OVERFLOW:  # also catches NaN
-            raise HandlerError(
-                "NON_FINITE_VALUE",
-                f"{name}[{position}] is {element!r}, not a finite float32: replace NaN, Infinity and "
-                "out-of-range values",
-            )
-    return value
+    bad = next(((n, item) for n, item in enumerate(value) if not _is_float32(item)), None)
+    if bad is None:
+        return value
+    position, element = bad
+    if not is_number(element):
+        raise HandlerError(
+            "INVALID_VECTOR_VALUE",
+            f"{name}[{position}] is {json_type(element)}, not a number: send numbers only",
+        )
+    raise HandlerError(
+        "NON_FINITE_VALUE",
+        f"{name}[{position}] is {element!r}, not a finite float32: replace NaN, Infinity and "
+        "out-of-range values",
+    )
 
 
 def key(value: Any, name: str) -> str:
