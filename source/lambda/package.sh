@@ -4,7 +4,8 @@
 #
 # The zip holds lambda_function.py, the s3vl_lambda package (with its contract.json) and botocore's s3vectors service model
 # under sdk-models/ (AWS_DATA_PATH layout, uncompressed .json so that any botocore can read it).
-# boto3/botocore themselves come from the Lambda runtime: see docs/lambda-packaging.md.
+# boto3/botocore themselves come from the Lambda runtime; orjson is vendored from pinned wheels
+# (vendor-requirements.txt): see docs/lambda-packaging.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -39,6 +40,21 @@ for root, _, files in os.walk(source):
         else:
             shutil.copyfile(os.path.join(root, name), destination)
 PY
+
+# Vendored wheels (vendor-requirements.txt): the template's runtime and the interpreter that runs the local
+# Lambda service. Downloads are kept in build/wheels and checked against the pinned hashes.
+wheels="$here/build/wheels"
+local_abi="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+for version in 3.13 "$local_abi"; do
+    abi="cp${version/./}"
+    "$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+        --require-hashes -r "$here/vendor-requirements.txt" --platform manylinux2014_x86_64 \
+        --implementation cp --python-version "$version" --abi "$abi" -d "$wheels"
+    for wheel in "$wheels"/*-"$abi"-"$abi"-manylinux*_x86_64*.whl; do
+        "$python" -m zipfile -e "$wheel" "$stage"
+    done
+done
+rm -rf "$stage"/*.dist-info/RECORD
 
 # Fixed metadata: one timestamp, plain permissions, sorted entries, no extra attributes (-X).
 find "$stage" -type d -exec chmod 755 {} +

@@ -29,6 +29,9 @@ def test_zip_is_reproducible_and_answers_health_from_a_clean_directory(tmp_path:
         assert "lambda_function.py" in names and "s3vl_lambda/handler.py" in names
         assert "sdk-models/s3vectors/2025-07-15/service-2.json" in names
         assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+        # orjson for the template's runtime and for the interpreter the local Lambda service runs.
+        tag = f"cpython-{sys.version_info[0]}{sys.version_info[1]}-x86_64-linux-gnu"
+        assert {"orjson/orjson.cpython-313-x86_64-linux-gnu.so", f"orjson/orjson.{tag}.so"} <= set(names)
         unpacked = tmp_path / "task"
         archive.extractall(unpacked)
 
@@ -55,6 +58,8 @@ def test_zip_is_reproducible_and_answers_health_from_a_clean_directory(tmp_path:
     answer = json.loads(completed.stdout.strip().splitlines()[-1])
     assert answer["envelope"]["ok"] is True
     assert answer["envelope"]["result"]["handler_version"]
+    # The zip's own orjson is imported (boto3 comes from site-packages, orjson from the task root).
+    assert answer["envelope"]["result"]["json_decoder"] == "orjson"
     assert answer["module"].startswith(str(unpacked))
     # The packaged model is the one botocore loads.
     assert answer["model"].startswith(str(unpacked / "sdk-models"))

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 # get_vectors runs this many GetVectors calls at once; the connection pool must hold them all.
 MAX_CONCURRENT_CALLS = 8
+# rank_vectors runs this many GetVectors calls at once: 5,000 candidates are 50 calls of ~40 ms, so two
+# rounds; the per-index read rate (hundreds a second) is what bounds more.
+RANK_CONCURRENCY = 32
 # query_vectors_batch runs this many QueryVectors calls at once (operations/batch.py): at ~115 ms a
 # query, ~280/s against a 200/s per-index limit, so the index's rate bounds a batch; 429s are backed off.
 BATCH_CONCURRENCY = 32
@@ -67,7 +70,7 @@ def _create(region: str, attempts: int) -> S3VectorsClient:
         connect_timeout=connect,
         read_timeout=read,
         retries={"mode": "standard", "total_max_attempts": attempts},
-        max_pool_connections=max(MAX_CONCURRENT_CALLS, BATCH_CONCURRENCY),
+        max_pool_connections=max(MAX_CONCURRENT_CALLS, RANK_CONCURRENCY, BATCH_CONCURRENCY),
         user_agent_extra=f"s3vl/{HANDLER_VERSION}",
     )
     client = _boto3_session.client("s3vectors", config=config)

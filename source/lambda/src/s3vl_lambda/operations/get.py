@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import limits, nul_escape
+from .. import limits, nul_escape, vector_data
 from ..clients import MAX_CONCURRENT_CALLS, client_for
 from ..requests import GetVectorsRequest
 from .aws_call import call
@@ -43,7 +43,8 @@ def run(request: GetVectorsRequest) -> dict[str, Any]:
 def _entry(key: str, item: Any, request: GetVectorsRequest) -> dict[str, Any]:
     entry: dict[str, Any] = {"key": nul_escape.encode(key), "found": item is not None}
     if request.return_data:
-        entry["data"] = None if item is None else (item.get("data") or {}).get("float32")
+        data = None if item is None else (item.get("data") or {}).get("float32")
+        entry["data"] = None if data is None else vector_data.exact(data)
     if request.return_metadata:
         entry["metadata"] = None if item is None else nul_escape.encode_metadata(item.get("metadata"))
     return entry

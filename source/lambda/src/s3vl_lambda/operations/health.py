@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import botocore
 
-from .. import HANDLER_VERSION
+from .. import HANDLER_VERSION, vector_data
 from ..contract import CONTRACT_VERSION
 from ..errors import HandlerError
 from ..requests import HealthRequest
@@ -23,6 +23,7 @@ def run(request: HealthRequest) -> dict[str, Any]:
         "boto3_version": boto3.__version__,
         "botocore_version": botocore.__version__,
         "python_version": platform.python_version(),
+        "json_decoder": vector_data.DECODER,
         "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
         "function_name": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import nul_escape
+from .. import nul_escape, vector_data
 from ..clients import client_for
 from ..requests import ListRequest
 from .aws_call import call
@@ -27,7 +27,8 @@ def run(request: ListRequest) -> dict[str, Any]:
     for item in response.get("vectors") or ():
         row: dict[str, Any] = {"key": nul_escape.encode(item["key"])}
         if request.return_data:
-            row["data"] = (item.get("data") or {}).get("float32")
+            data = (item.get("data") or {}).get("float32")
+            row["data"] = None if data is None else vector_data.exact(data)
         if request.return_metadata:
             row["metadata"] = nul_escape.encode_metadata(item.get("metadata"))
         vectors.append(row)

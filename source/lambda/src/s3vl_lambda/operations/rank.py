@@ -1,7 +1,7 @@
 """rank_vectors: the exact top_k nearest of given keys, ranked inside the function.
 
 The candidates' vectors are read with GetVectors in batches of the service's maximum (100 keys), at most
-MAX_CONCURRENT_CALLS at once (the client's connection pool holds that many, clients.py); each batch is
+RANK_CONCURRENCY at once (the client's connection pool holds that many, clients.py); each batch is
 ranked as soon as it arrives and only its top_k is kept, so the function holds top_k rows per batch and
 answers with the top_k alone: the vectors never leave the function. A 429 (or 503) that outlasts the
 client's own retries is retried here with jittered exponential backoff while the invocation has time.
@@ -17,15 +17,13 @@ reports it, `exact_distance` carries the float64 so that s3vl can merge several 
 from __future__ import annotations
 
 import heapq
-import json
 import math
-import struct
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from .. import limits, nul_escape
-from ..clients import MAX_CONCURRENT_CALLS, client_for
+from .. import limits, nul_escape, vector_data
+from ..clients import RANK_CONCURRENCY, client_for
 from ..errors import HandlerError
 from ..rank_request import RankRequest
 from .aws_call import call
@@ -39,7 +37,7 @@ BACKOFF_CAP_S = 1.0
 THROTTLE_ATTEMPTS = 6
 
 # The container's rank threads, created on the first multi-batch request and reused.
-_executor = LazyPool(MAX_CONCURRENT_CALLS, "s3vl-rank")
+_executor = LazyPool(RANK_CONCURRENCY, "s3vl-rank")
 # The fix named when the function's time runs out before every GetVectors batch has finished.
 _TOO_SLOW = "pass fewer candidate ids per call or raise the Lambda timeout"
 # Set in a thread while it reads candidates: their GetVectors answers are decoded by _decode_directly.
@@ -69,14 +67,14 @@ def distance_function(metric: str, query: list[float]) -> Callable[[list[float]]
 def _decode_directly(
     response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
 ) -> None:
-    """A successful GetVectors answer of a rank thread, decoded with json.loads alone.
+    """A successful GetVectors answer of a rank thread (data, no metadata), decoded by vector_data.loads.
 
     botocore's parser walks the output shape value by value: for 100 vectors of 768 dimensions that is
     about 60 % of the function's CPU per batch, more than decoding the JSON. The answer's JSON already has
-    the parsed shape (`vectors`: `[{key, data: {float32: [...]}, metadata?}]`), so it is decoded here and
-    botocore parses an empty body. Error answers, and every other caller's, go through botocore."""
+    the parsed shape (`vectors`: `[{key, data: {float32: [...]}}]`), so it is decoded here and botocore
+    parses an empty body. Error answers, and every other caller's, go through botocore."""
     if getattr(_direct, "on", False) and response_dict.get("status_code") == 200:
-        document = json.loads(response_dict["body"])
+        document = vector_data.loads(response_dict["body"])
         customized_response_dict["vectors"] = document.get("vectors") or []
         response_dict["body"] = b"{}"
 
@@ -87,12 +85,6 @@ def _client(region: str) -> Any:
         "before-parse.s3vectors.GetVectors", _decode_directly, unique_id=_HOOK_ID
     )  # registering the same unique_id again is a no-op
     return client
-
-
-def float32(value: float) -> float:
-    """`value` rounded to the nearest float32, as the service reports a distance."""
-    rounded: float = struct.unpack("f", struct.pack("f", value))[0]
-    return rounded
 
 
 def run(request: RankRequest) -> dict[str, Any]:
@@ -135,7 +127,7 @@ def run(request: RankRequest) -> dict[str, Any]:
             _direct.on = False
         scored = []
         for item in found:
-            vector = (item.get("data") or {}).get("float32") or []
+            vector = vector_data.exact((item.get("data") or {}).get("float32") or ())
             if len(vector) != dimension:
                 raise HandlerError(
                     "VALIDATION_FAILED",
@@ -167,7 +159,7 @@ def run(request: RankRequest) -> dict[str, Any]:
 
     vectors = []
     for exact, key in best:
-        reported = float32(exact)
+        reported = vector_data.float32(exact)
         row: dict[str, Any] = {
             "key": key,
             "distance": reported,
