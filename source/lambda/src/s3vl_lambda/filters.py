@@ -8,9 +8,11 @@ operators  := $eq $ne (scalar), $gt $gte $lt $lte (number), $in $nin (non-empty 
               $exists (boolean), $startsWith (string)
 
 The handler checks the operands of the operators it knows, so a wrong operand is named with its path
-before any AWS call. An operator it does not know (at either level) is forwarded as given, its strings
-unescaped: S3 Vectors owns its operator set, so one AWS adds works without a new handler, and one it does
-not know comes back as VALIDATION_FAILED with the service's message.
+before any AWS call: the grammar is S3 Vectors', but it answers a malformed filter with a bare "Invalid
+query filter" naming neither the part nor the fix (docs/payload-contract.md, "Who checks what"). An
+operator the handler does not know (at either level) is forwarded as given, its strings unescaped: S3
+Vectors owns its operator set, so one AWS adds works without a new handler, and one it does not know comes
+back as VALIDATION_FAILED with the service's message.
 
 A filter nests at most limits.FILTER_MAX_DEPTH filters deep through $and / $or (S3 Vectors documents no
 limit; this one keeps the check, the SDK and the service far from any recursion limit). Strings are
