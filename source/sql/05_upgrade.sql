@@ -13,7 +13,6 @@
 CREATE OR REPLACE FUNCTION s3vl._installed_state()
 RETURNS text
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_version text;
@@ -171,7 +170,6 @@ $upgrade$;
 CREATE OR REPLACE FUNCTION s3vl.version()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT '2.0.0'::text $$;
 COMMENT ON FUNCTION s3vl.version() IS
     'The version of the installed s3vl schema; install.sql upgrades older versions and the original sample in place.';

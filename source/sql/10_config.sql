@@ -22,7 +22,6 @@ COMMENT ON TABLE s3vl.config IS 'The Lambda function s3vl invokes (one row); wri
 CREATE OR REPLACE FUNCTION s3vl._lambda_arn_pattern()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT '^arn:aws(-[a-z]+)*:lambda:([a-z]{2}(-[a-z]+)+-[0-9]+):[0-9]{12}:function:'
            '[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$'
@@ -31,7 +30,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._region_pattern()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT '^[a-z]{2}(-[a-z]+)+-[0-9]+$' $$;
 
 -- The original sample's signature. aws_region defaults to the ARN's Region (the original defaulted to
@@ -42,8 +40,6 @@ CREATE OR REPLACE FUNCTION s3vl.configure(
     timeout_seconds integer DEFAULT 30)
 RETURNS boolean
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_arn_region text;
@@ -95,8 +91,6 @@ CREATE OR REPLACE FUNCTION s3vl.get_config()
 RETURNS TABLE (lambda_arn text, aws_region text, timeout_seconds integer, created_at timestamp, updated_at timestamp,
                config_age_hours numeric, last_validation_status text)
 LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT c.lambda_arn, c.aws_region, c.timeout_seconds, c.created_at::timestamp, c.updated_at::timestamp,
            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.now() - c.updated_at)::numeric / 3600, 2),

@@ -76,7 +76,6 @@ AS $function$ SELECT $contract${"contract_version": 1,
 CREATE OR REPLACE FUNCTION s3vl._contract_version()
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT (s3vl._contract() ->> 'contract_version')::integer $$;
 
 -- A limit of the contract by name, checked in SQL before paying for an invocation. Immutable: a call
@@ -84,7 +83,6 @@ AS $$ SELECT (s3vl._contract() ->> 'contract_version')::integer $$;
 CREATE OR REPLACE FUNCTION s3vl._contract_limit(p_name text)
 RETURNS integer
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_value integer := (s3vl._contract() -> 'limits' ->> p_name)::integer;
@@ -99,12 +97,10 @@ END
 $$;
 
 -- One row per error code: the payload contract's codes and the invocation failures s3vl detects.
--- SECURITY DEFINER: s3vl_user may call it, not the internal s3vl._contract() it reads.
+-- A definer entry point (90_privileges.sql): s3vl_user may call it, not the internal s3vl._contract() it reads.
 CREATE OR REPLACE FUNCTION s3vl.error_codes()
 RETURNS TABLE (error_code text, sqlstate text, retryable boolean, source text, hint text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT e ->> 'code', e ->> 'sqlstate', (e ->> 'retryable')::boolean, e ->> 'source', e ->> 'hint'
       FROM pg_catalog.jsonb_array_elements(s3vl._contract() -> 'errors') WITH ORDINALITY AS t(e, n)
@@ -117,7 +113,6 @@ COMMENT ON FUNCTION s3vl.error_codes() IS
 CREATE OR REPLACE FUNCTION s3vl._raise_envelope_error(p_operation text, p_envelope jsonb)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_error jsonb := coalesce(p_envelope -> 'error', '{}'::jsonb);
@@ -150,7 +145,6 @@ CREATE OR REPLACE FUNCTION s3vl._raise_invoke_error(
     p_sqlstate text, p_message text, p_detail text)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_text text := pg_catalog.lower(coalesce(p_message, '') || ' ' || coalesce(p_detail, ''));
@@ -197,7 +191,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._raise_invalid_response(p_operation text, p_what text)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RAISE EXCEPTION 's3vl.%: the Lambda function returned an unexpected response: %', p_operation, p_what

@@ -17,7 +17,6 @@ CREATE OR REPLACE FUNCTION s3vl._invoke(
     p_invocation_type text DEFAULT 'RequestResponse')
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_request jsonb;
@@ -36,7 +35,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._invoke_or_halve(p_operation text, p_fields jsonb, p_items integer)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN s3vl._invoke(p_operation, p_fields);
@@ -53,7 +51,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._request_with(p_request json, p_field text, p_value text)
 RETURNS json
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT (pg_catalog.left(p_request::text, -1)
             || pg_catalog.format(', %s : %s}', pg_catalog.to_json(p_field), p_value))::json
@@ -66,7 +63,6 @@ CREATE OR REPLACE FUNCTION s3vl._invoke_request(
     p_invocation_type text DEFAULT 'RequestResponse')
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 SET aws_lambda.request_timeout_ms = '3000'
 AS $$
 DECLARE

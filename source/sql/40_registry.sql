@@ -31,14 +31,12 @@ COMMENT ON TABLE s3vl.index_registry IS
 CREATE OR REPLACE FUNCTION s3vl._index_name_pattern()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' $$;
 
 -- An S3 Vectors index ARN in any partition.
 CREATE OR REPLACE FUNCTION s3vl._index_arn_pattern()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT '^arn:aws(-[a-z]+)*:s3vectors:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:'
            'bucket/[a-z0-9][a-z0-9-]{1,61}[a-z0-9]/index/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'
@@ -48,7 +46,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._registered(p_index_name text)
 RETURNS s3vl.index_registry
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_row s3vl.index_registry;
@@ -72,7 +69,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._index(p_index_name text)
 RETURNS s3vl.index_registry
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_row s3vl.index_registry := s3vl._registered(p_index_name);
@@ -92,7 +88,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._target(p_index_name text, p_index_arn text)
 RETURNS s3vl.index_registry
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_arn text := p_index_arn;
@@ -135,8 +130,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.resolve_index_arn(index_name_param text)
 RETURNS text
 LANGUAGE plpgsql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (s3vl._target(resolve_index_arn.index_name_param, NULL)).index_arn;
@@ -153,8 +146,6 @@ CREATE OR REPLACE FUNCTION s3vl.register_index(
     description_param text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_name text := register_index.index_name_param;
@@ -212,7 +203,6 @@ COMMENT ON FUNCTION s3vl.register_index(text, text, text) IS
 CREATE OR REPLACE FUNCTION s3vl._set_active(p_index_name text, p_active boolean)
 RETURNS boolean
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM s3vl._registered(p_index_name);
@@ -226,16 +216,12 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.activate_index(index_name_param text)
 RETURNS boolean
 LANGUAGE sql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT s3vl._set_active(activate_index.index_name_param, true) $$;
 COMMENT ON FUNCTION s3vl.activate_index(text) IS 'Allow a registered index to be used by name again. 42704 when unknown.';
 
 CREATE OR REPLACE FUNCTION s3vl.deactivate_index(index_name_param text)
 RETURNS boolean
 LANGUAGE sql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT s3vl._set_active(deactivate_index.index_name_param, false) $$;
 COMMENT ON FUNCTION s3vl.deactivate_index(text) IS
     'Keep a registered index but refuse its use by name (55000) until activate_index. 42704 when unknown.';
@@ -243,8 +229,6 @@ COMMENT ON FUNCTION s3vl.deactivate_index(text) IS
 CREATE OR REPLACE FUNCTION s3vl.unregister_index(index_name_param text)
 RETURNS boolean
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM s3vl._registered(unregister_index.index_name_param);
@@ -260,8 +244,6 @@ CREATE OR REPLACE FUNCTION s3vl.list_indexes()
 RETURNS TABLE (index_name text, index_arn text, description text, bucket_name text, region text, account_id text,
                created_at timestamp, updated_at timestamp, is_active boolean)
 LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT r.index_name, r.index_arn, r.description, r.bucket_name, r.region, r.account_id,
            r.created_at::timestamp, r.updated_at::timestamp, r.is_active
@@ -274,8 +256,6 @@ CREATE OR REPLACE FUNCTION s3vl.get_index_info(index_name_param text)
 RETURNS TABLE (index_name text, index_arn text, description text, bucket_name text, region text, account_id text,
                created_at timestamp, updated_at timestamp, is_active boolean)
 LANGUAGE plpgsql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_row s3vl.index_registry := s3vl._registered(get_index_info.index_name_param);
@@ -303,8 +283,6 @@ RETURNS TABLE (index_name text, index_arn text, description text, dimension inte
                data_type text, bucket_name text, region text, account_id text, is_active boolean,
                created_at timestamptz, updated_at timestamptz, updated_by text, index_mode text, text_search jsonb)
 LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT r.index_name, r.index_arn, r.description, r.dimension, r.distance_metric, r.data_type, r.bucket_name,
            r.region, r.account_id, r.is_active, r.created_at, r.updated_at, r.updated_by, r.index_mode, r.text_search

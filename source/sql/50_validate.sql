@@ -9,14 +9,11 @@
 CREATE OR REPLACE FUNCTION s3vl._elapsed_ms(p_started timestamptz)
 RETURNS double precision
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - p_started) * 1000 $$;
 
 CREATE OR REPLACE FUNCTION s3vl.validate_config_checks()
 RETURNS TABLE (check_name text, status text, detail text, latency_ms double precision)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_config s3vl.config;
@@ -180,8 +177,6 @@ COMMENT ON FUNCTION s3vl.validate_config_checks() IS
 CREATE OR REPLACE FUNCTION s3vl.validate_config()
 RETURNS TABLE (is_valid boolean, lambda_arn text, aws_region text, error_message text, response_time_ms integer)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_checks record;

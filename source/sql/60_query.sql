@@ -12,7 +12,6 @@ CREATE FUNCTION s3vl._vector_json(
     p_vector double precision[], p_index s3vl.index_registry, p_argument text)
 RETURNS json
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 SET extra_float_digits = 3
 AS $$
 DECLARE
@@ -77,7 +76,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._metadata(p_metadata jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN pg_catalog.jsonb_typeof(p_metadata) = 'object' AND p_metadata <> '{}'::jsonb THEN p_metadata END
 $$;
@@ -96,7 +94,6 @@ $types$;
 CREATE OR REPLACE FUNCTION s3vl._check_query_options(p_top_k integer, p_return_metadata boolean, p_metadata_filter jsonb)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF p_top_k IS NULL OR p_top_k NOT BETWEEN s3vl._contract_limit('top_k_min') AND s3vl._contract_limit('top_k_max') THEN
@@ -128,8 +125,6 @@ CREATE OR REPLACE FUNCTION s3vl.query_vectors(
     metadata_filter jsonb DEFAULT NULL)
 RETURNS TABLE (vector_id text, distance double precision, similarity_score double precision, metadata jsonb)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry;

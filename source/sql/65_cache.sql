@@ -47,14 +47,12 @@ COMMENT ON TABLE s3vl.query_cache_entries IS
 CREATE OR REPLACE FUNCTION s3vl._query_cache_max_result_bytes()
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT 1048576 $$;
 
 -- A sequence's current value; 0 before its first nextval.
 CREATE OR REPLACE FUNCTION s3vl._query_cache_counter(p_sequence regclass)
 RETURNS bigint
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT coalesce(pg_catalog.pg_sequence_last_value(p_sequence), 0) $$;
 
 -- The cached answer to p_request, or NULL. o_generation (NULL when the index is not cached) is the
@@ -63,7 +61,6 @@ AS $$ SELECT coalesce(pg_catalog.pg_sequence_last_value(p_sequence), 0) $$;
 CREATE OR REPLACE FUNCTION s3vl._query_cache_get(
     p_index_arn text, p_request json, OUT o_result jsonb, OUT o_generation bigint)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_cache s3vl.query_cache;
@@ -91,7 +88,6 @@ CREATE OR REPLACE FUNCTION s3vl._query_cache_put(
     p_index_arn text, p_request json, p_result jsonb, p_generation bigint)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_cache s3vl.query_cache;
@@ -125,7 +121,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._query_cache_invalidate(p_index_arn text)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_generation regclass;
@@ -141,8 +136,6 @@ CREATE OR REPLACE FUNCTION s3vl.set_query_cache(
     index_name text, ttl interval, max_entries integer DEFAULT 1000)
 RETURNS boolean
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry;
@@ -192,8 +185,6 @@ CREATE OR REPLACE FUNCTION s3vl.cache_stats()
 RETURNS TABLE (index_name text, index_arn text, ttl interval, max_entries integer,
                hits bigint, misses bigint, entries bigint, bytes bigint)
 LANGUAGE sql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT c.index_name, c.index_arn, c.ttl, c.max_entries,
            s3vl._query_cache_counter(c.hits), s3vl._query_cache_counter(c.misses),

@@ -22,7 +22,6 @@ CREATE TABLE IF NOT EXISTS s3vl.index_groups (
 CREATE OR REPLACE FUNCTION s3vl._is_index_group(p_name text)
 RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT EXISTS (SELECT 1 FROM s3vl.index_groups g WHERE g.group_name = p_name)
        AND NOT EXISTS (SELECT 1 FROM s3vl.index_registry r WHERE r.index_name = p_name)
@@ -31,8 +30,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.register_index_group(group_name text, index_names text[])
 RETURNS void
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_max integer := s3vl._contract_limit('group_members_max');
@@ -86,8 +83,6 @@ COMMENT ON FUNCTION s3vl.register_index_group(text, text[]) IS
 CREATE OR REPLACE FUNCTION s3vl.unregister_index_group(group_name text)
 RETURNS void
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     DELETE FROM s3vl.index_groups g WHERE g.group_name = unregister_index_group.group_name;
@@ -102,8 +97,6 @@ COMMENT ON FUNCTION s3vl.unregister_index_group(text) IS 'Forget an index group;
 CREATE OR REPLACE FUNCTION s3vl.list_index_groups()
 RETURNS TABLE (group_name text, index_names text[], created_at timestamptz, updated_by text)
 LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT g.group_name, g.index_names, g.created_at, g.updated_by FROM s3vl.index_groups g ORDER BY g.group_name
 $$;
@@ -114,7 +107,6 @@ COMMENT ON FUNCTION s3vl.list_index_groups() IS 'The index groups and their memb
 CREATE OR REPLACE FUNCTION s3vl._batch_targets(p_name text)
 RETURNS s3vl.index_registry[]
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_members text[];
@@ -138,7 +130,6 @@ CREATE OR REPLACE FUNCTION s3vl._raise_batch_error(
     p_sqlstate text, p_message text, p_detail text, p_hint text, p_first integer, p_last integer)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_query text := (pg_catalog.regexp_match(p_message, 'query_index (\d+)'))[1];
@@ -162,8 +153,6 @@ CREATE OR REPLACE FUNCTION s3vl.query_vectors_batch(
 RETURNS TABLE (query_index integer, rank integer, vector_id text, similarity_score double precision,
                distance double precision, metadata jsonb)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_targets s3vl.index_registry[] := s3vl._batch_targets(query_vectors_batch.index_name);

@@ -4,7 +4,6 @@
 CREATE OR REPLACE FUNCTION s3vl._check_keys(p_keys text[], p_argument text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_bad integer;
@@ -42,7 +41,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._items_per_call(p_dimension integer, p_with_data boolean, p_with_metadata boolean)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT LEAST(1000, GREATEST(1, 4000000 / (200 + CASE WHEN p_with_data THEN p_dimension * 14 ELSE 0 END
                                                  + CASE WHEN p_with_metadata THEN 4096 ELSE 0 END)))
@@ -52,7 +50,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._real_array(p_data jsonb)
 RETURNS real[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN pg_catalog.jsonb_typeof(p_data) = 'array'
                 THEN pg_catalog.translate(p_data::text, '[]', '{}')::real[] END
@@ -81,8 +78,6 @@ CREATE OR REPLACE FUNCTION s3vl.get_vectors(
     include_metadata boolean DEFAULT true)
 RETURNS TABLE (vector_id text, embedding double precision[], metadata jsonb, found boolean)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry;
@@ -153,8 +148,6 @@ CREATE OR REPLACE FUNCTION s3vl.list_vectors(
 RETURNS TABLE (vector_id text, vector_data double precision[], metadata jsonb, response_next_token text,
                total_count integer)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry;
@@ -182,7 +175,6 @@ CREATE OR REPLACE FUNCTION s3vl._list_page(
     p_return_metadata boolean, p_segment_count integer, p_segment_index integer)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_size integer := p_max_results;
@@ -248,8 +240,6 @@ CREATE OR REPLACE FUNCTION s3vl.list_all_vectors(
     segment_index integer DEFAULT NULL)
 RETURNS TABLE (vector_id text, vector real[], metadata jsonb)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry;

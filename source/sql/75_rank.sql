@@ -9,7 +9,6 @@ DROP FUNCTION IF EXISTS s3vl._rank_distance(text, double precision[], double pre
 CREATE OR REPLACE FUNCTION s3vl._rank_similarity(p_metric text, p_distance double precision)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN p_metric = 'cosine' THEN 1.0 - p_distance ELSE 1.0 / (1.0 + p_distance) END
 $$;
@@ -18,7 +17,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._rank_index(p_index_name text, p_top_k integer, p_return_metadata boolean)
 RETURNS s3vl.index_registry
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry := s3vl._target(p_index_name, NULL);
@@ -38,7 +36,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._rank_ids(p_ids text[], p_argument text)
 RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF p_ids IS NOT NULL AND pg_catalog.cardinality(p_ids) = 0 THEN
@@ -56,7 +53,6 @@ CREATE OR REPLACE FUNCTION s3vl._rank_rows(
     p_index s3vl.index_registry, p_keys text[], p_distances double precision[], p_return_metadata boolean)
 RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_metadata jsonb[];
@@ -83,7 +79,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._rank_ids_per_call(p_dimension integer)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT GREATEST(100, 2000000 / GREATEST(p_dimension, 1))
 $$;
@@ -94,7 +89,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._rank_chunks(p_ids text[], p_query json, p_per_call integer)
 RETURNS SETOF text[]
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.array_agg(c.id ORDER BY c.n)
       FROM (SELECT u.id, u.n,
@@ -112,8 +106,6 @@ CREATE OR REPLACE FUNCTION s3vl.rank_vectors(
     return_metadata boolean DEFAULT false)
 RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry := s3vl._rank_index(rank_vectors.index_name, rank_vectors.top_k, rank_vectors.return_metadata);
@@ -205,7 +197,6 @@ CREATE OR REPLACE FUNCTION s3vl._search_ann(
     p_index s3vl.index_registry, p_query double precision[], p_top_k integer, p_filter jsonb,
     OUT keys text[], OUT distances double precision[])
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
 AS $$
 BEGIN
@@ -226,8 +217,6 @@ CREATE OR REPLACE FUNCTION s3vl.search(
     return_metadata boolean DEFAULT false)
 RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry := s3vl._rank_index(search.index_name, search.top_k, search.return_metadata);

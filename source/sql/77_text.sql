@@ -7,14 +7,12 @@
 CREATE OR REPLACE FUNCTION s3vl._text_languages()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ARRAY['en', 'fr', 'es', 'pt', 'it', 'de', 'nl', 'zh', 'ja', 'ko'] $$;
 
 -- A full-text searchable metadata key: 1..text_key_length_max characters, or 22023.
 CREATE OR REPLACE FUNCTION s3vl._check_text_key(p_key text, p_argument text)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF p_key IS NULL OR pg_catalog.length(p_key) NOT BETWEEN 1 AND s3vl._contract_limit('text_key_length_max') THEN
@@ -31,7 +29,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._require_enhanced(p_index s3vl.index_registry, p_what text)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF p_index.index_mode = 'CLASSIC' THEN
@@ -48,7 +45,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._record_index_state(p_index_name text, p_info jsonb)
 RETURNS void
 LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
 AS $$
     UPDATE s3vl.index_registry r
        SET index_mode = p_info ->> 'index_mode', text_search = p_info -> 'text_search',
@@ -66,8 +62,6 @@ CREATE OR REPLACE FUNCTION s3vl.search_text(
 RETURNS TABLE (vector_id text, fused_score double precision, bm25_scores jsonb, vector_distance double precision,
                metadata jsonb)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry;
@@ -148,8 +142,6 @@ COMMENT ON FUNCTION s3vl.search_text(text, jsonb, double precision[], integer, j
 CREATE OR REPLACE FUNCTION s3vl.set_index_mode(index_name text, mode text)
 RETURNS text
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry := s3vl._index(set_index_mode.index_name);
@@ -172,8 +164,6 @@ COMMENT ON FUNCTION s3vl.set_index_mode(text, text) IS
 CREATE OR REPLACE FUNCTION s3vl.configure_text_search(index_name text, metadata_key text, language text DEFAULT 'en')
 RETURNS text
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry := s3vl._index(configure_text_search.index_name);
@@ -201,8 +191,6 @@ COMMENT ON FUNCTION s3vl.configure_text_search(text, text, text) IS
 CREATE OR REPLACE FUNCTION s3vl.remove_text_search(index_name text, metadata_key text)
 RETURNS boolean
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_index s3vl.index_registry := s3vl._index(remove_text_search.index_name);

