@@ -106,6 +106,23 @@ BEGIN
 END
 $$;
 
+-- The index a write goes to, after the checks put_vectors and delete_vectors share: an active registered
+-- index, valid vector ids, and async given.
+CREATE OR REPLACE FUNCTION s3vl._write_index(p_index_name text, p_ids text[], p_async boolean)
+RETURNS s3vl.index_registry
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_index s3vl.index_registry := s3vl._index(p_index_name);
+BEGIN
+    PERFORM s3vl._check_keys(p_ids, 'vector_ids');
+    IF p_async IS NULL THEN
+        RAISE EXCEPTION 'async must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
+    END IF;
+    RETURN v_index;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION s3vl.put_vectors(
     index_name text,
     vector_ids text[],
@@ -129,11 +146,7 @@ DECLARE
     v_vector json;
     v_items json[] := '{}';
 BEGIN
-    v_index := s3vl._index(put_vectors.index_name);
-    PERFORM s3vl._check_keys(v_ids, 'vector_ids');
-    IF put_vectors.async IS NULL THEN
-        RAISE EXCEPTION 'async must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
-    END IF;
+    v_index := s3vl._write_index(put_vectors.index_name, v_ids, put_vectors.async);
     SELECT k.id, min(k.n) AS first_pos, max(k.n) AS last_pos INTO v_bad
       FROM pg_catalog.unnest(v_ids) WITH ORDINALITY AS k(id, n)
      GROUP BY k.id HAVING count(*) > 1 ORDER BY 2 LIMIT 1;
@@ -213,11 +226,7 @@ DECLARE
     v_index s3vl.index_registry;
     v_keys json[];
 BEGIN
-    v_index := s3vl._index(delete_vectors.index_name);
-    PERFORM s3vl._check_keys(v_ids, 'vector_ids');
-    IF delete_vectors.async IS NULL THEN
-        RAISE EXCEPTION 'async must not be NULL' USING ERRCODE = '22023', HINT = 'Pass TRUE or FALSE.';
-    END IF;
+    v_index := s3vl._write_index(delete_vectors.index_name, v_ids, delete_vectors.async);
     -- Each id once, in first-seen order.
     SELECT array_agg(pg_catalog.to_json(k.id) ORDER BY k.first_pos) INTO v_keys
       FROM (SELECT u.id, min(u.n) AS first_pos
