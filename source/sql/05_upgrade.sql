@@ -16,24 +16,24 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_version text;
+    v_state text;
 BEGIN
     IF pg_catalog.to_regprocedure('s3vl.version()') IS NOT NULL THEN
         EXECUTE 'SELECT s3vl.version()' INTO v_version;
         RETURN 'version ' || v_version;
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                WHERE attrelid = pg_catalog.to_regclass('s3vl.config') AND attname = 'id' AND NOT attisdropped)
-       OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                   WHERE attrelid = pg_catalog.to_regclass('s3vl.index_registry') AND attname = 'is_active'
-                     AND NOT attisdropped) THEN
-        RETURN 'original';
-    END IF;
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                WHERE attrelid = pg_catalog.to_regclass('s3vl.config') AND attname = 'singleton' AND NOT attisdropped)
-       OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                   WHERE attrelid = pg_catalog.to_regclass('s3vl.index_registry') AND attname = 'dimension'
-                     AND NOT attisdropped) THEN
-        RETURN 's3vl-1';
+    -- A column that only one older shape has tells which it is; the original's columns are looked for first.
+    SELECT m.state INTO v_state
+      FROM (VALUES (1, 'original', 'config', 'id'), (2, 'original', 'index_registry', 'is_active'),
+                   (3, 's3vl-1', 'config', 'singleton'), (4, 's3vl-1', 'index_registry', 'dimension'))
+           AS m(n, state, rel, col)
+     WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = pg_catalog.to_regclass('s3vl.' || m.rel) AND a.attname = m.col
+                      AND NOT a.attisdropped)
+     ORDER BY m.n
+     LIMIT 1;
+    IF v_state IS NOT NULL THEN
+        RETURN v_state;
     END IF;
     -- This function itself is the only object of a schema created by an interrupted first run.
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = 's3vl'::regnamespace)
