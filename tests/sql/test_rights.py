@@ -1,6 +1,7 @@
 """Who runs with whose rights: every function of schema s3vl pins its search_path, and exactly the entry
-points that 90_privileges.sql lists run as SECURITY DEFINER. That file is the only one that sets either,
-so that no function can be a definer without the pinned path, even between the install's statements."""
+points that 90_privileges.sql lists (and docs/sql-reference.md documents) run as SECURITY DEFINER. That
+file is the only one that sets either (the block generated from the payload contract aside), so that no
+function can be a definer without the pinned path, even between the install's statements."""
 
 from __future__ import annotations
 
