@@ -9,6 +9,7 @@ the two in step.
 
 from __future__ import annotations
 
+import argparse
 import math
 import random
 import threading
@@ -95,6 +96,16 @@ def profile(name: str) -> Profile:
         raise ValueError(
             f"unknown latency profile {name!r}: use one of {', '.join(PROFILES)} (see docs/local-stack.md)"
         ) from None
+
+
+def add_argument(parser: argparse.ArgumentParser, effect: str) -> None:
+    """--latency-profile of a service's command line (default none); `effect` says what it does there."""
+    parser.add_argument(
+        "--latency-profile",
+        choices=PROFILES,
+        default=NONE,
+        help=f"{effect} (default none; see docs/local-stack.md)",
+    )
 
 
 class TokenBucket:

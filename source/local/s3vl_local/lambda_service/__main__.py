@@ -7,8 +7,8 @@ import signal
 import threading
 from pathlib import Path
 
+from s3vl_local import latency_profiles
 from s3vl_local.lambda_service.server import DEFAULT_CONCURRENCY_LIMIT, LambdaService
-from s3vl_local.latency_profiles import NONE, PROFILES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,12 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         help="environment variable for every function (e.g. AWS_ENDPOINT_URL_S3VECTORS=http://...)",
     )
     parser.add_argument("--concurrency-limit", type=int, default=DEFAULT_CONCURRENCY_LIMIT)
-    parser.add_argument(
-        "--latency-profile",
-        choices=PROFILES,
-        default=NONE,
-        help="add Lambda's invoke overhead and cold start (default none; see docs/local-stack.md)",
-    )
+    latency_profiles.add_argument(parser, "add Lambda's invoke overhead and cold start")
     args = parser.parse_args(argv)
     function_env = {}
     for item in args.function_env:

@@ -19,7 +19,7 @@ import threading
 import uuid
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,26 +99,20 @@ class Function:
     code_dir: Path
     reserved_concurrency: int | None
     generation: int
+    # Read from the configuration, which does not change: an update makes a new snapshot.
+    name: str = field(init=False)
+    timeout_s: int = field(init=False)
+    memory_mb: int = field(init=False)
+    handler: str = field(init=False)
+    variables: dict[str, str] = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return str(self.configuration["FunctionName"])
-
-    @property
-    def timeout_s(self) -> int:
-        return int(self.configuration["Timeout"])
-
-    @property
-    def memory_mb(self) -> int:
-        return int(self.configuration["MemorySize"])
-
-    @property
-    def handler(self) -> str:
-        return str(self.configuration["Handler"])
-
-    @property
-    def variables(self) -> dict[str, str]:
-        return dict(self.configuration.get("Environment", {}).get("Variables", {}))
+    def __post_init__(self) -> None:
+        configuration = self.configuration
+        self.name = str(configuration["FunctionName"])
+        self.timeout_s = int(configuration["Timeout"])
+        self.memory_mb = int(configuration["MemorySize"])
+        self.handler = str(configuration["Handler"])
+        self.variables = dict(configuration.get("Environment", {}).get("Variables", {}))
 
 
 class FunctionStore:

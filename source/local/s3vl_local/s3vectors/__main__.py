@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..latency_profiles import NONE, PROFILES
+from .. import latency_profiles
 from .catalog import DEFAULT_COMPACT_MIN_BYTES
 from .errors import ValidationException
 from .server import EmulatorServer
@@ -49,12 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON file with a fault plan or an array of them, active from the first request "
         "(as PUT on /_s3vl/faults; see docs/s3vectors-emulator.md)",
     )
-    parser.add_argument(
-        "--latency-profile",
-        choices=PROFILES,
-        default=NONE,
-        help="delay and throttle requests as the service does (default none; see docs/local-stack.md)",
-    )
+    latency_profiles.add_argument(parser, "delay and throttle requests as the service does")
     args = parser.parse_args(argv)
     server = EmulatorServer(
         data_dir=args.data_dir,
