@@ -260,6 +260,7 @@ def test_dry_run_answers_204_without_running(cli: Cli, lambda_service: LambdaSer
         (b'{"v": NaN}', 204),  # accepted as Python's json accepts it
         (b'"\\ud800"', 204),  # a lone surrogate escape
         ('{"v": 1}'.encode("utf-16"), 204),
+        ('{"v": 1}'.encode("utf-32"), 204),
         (b'{"v": ', 400),
         (b"\xff", 400),
         (b"{'v': 1}", 400),

@@ -21,15 +21,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import ClientError
 
 from s3vl_local import awscli_model, latency_profiles, local_aws, probes
 from s3vl_local.aurora_shim.installer import ENDPOINT_SETTING, install_shim
+from s3vl_local.lambda_service.events import DEAD_LETTER_DIR
 from s3vl_local.lambda_service.functions import function_arn
-from s3vl_local.lambda_service.server import DEAD_LETTER_DIR, SERVICE_PATH
+from s3vl_local.lambda_service.server import SERVICE_PATH
 from s3vl_local.postgres import SUPERUSER_ROLE, PostgresCluster, make_shared_dir
 from s3vl_local.processes import is_alive, stop_pid
 
@@ -81,28 +82,19 @@ class Daemon:
     module: str
     args: list[str]
     run_dir: Path
+    # Files under run_dir named for the daemon. args: the arguments it runs with (start() restarts a
+    # daemon that runs with others); port: the port it last served on, kept by stop() so that a
+    # restart binds the same port.
+    pid_file: Path = field(init=False)
+    url_file: Path = field(init=False)
+    log_file: Path = field(init=False)
+    args_file: Path = field(init=False)
+    port_file: Path = field(init=False)
 
-    @property
-    def pid_file(self) -> Path:
-        return self.run_dir / f"{self.name}.pid"
-
-    @property
-    def url_file(self) -> Path:
-        return self.run_dir / f"{self.name}.url"
-
-    @property
-    def log_file(self) -> Path:
-        return self.run_dir / f"{self.name}.log"
-
-    @property
-    def args_file(self) -> Path:
-        """The arguments it runs with; start() restarts a daemon that runs with others."""
-        return self.run_dir / f"{self.name}.args"
-
-    @property
-    def port_file(self) -> Path:
-        """The port it last served on; kept by stop(), so that a restart binds the same port."""
-        return self.run_dir / f"{self.name}.port"
+    def __post_init__(self) -> None:
+        self.pid_file, self.url_file, self.log_file, self.args_file, self.port_file = (
+            self.run_dir / f"{self.name}.{suffix}" for suffix in ("pid", "url", "log", "args", "port")
+        )
 
     def pid(self) -> int | None:
         try:

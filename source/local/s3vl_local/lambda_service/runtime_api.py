@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from s3vl_local.lambda_service.lean_http import LeanHttpHandler
+from s3vl_local.lambda_service.http_base import KeepAliveHandler, Response
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -121,20 +121,12 @@ class RuntimeApiServer(ThreadingHTTPServer):
             self.events.put(RuntimeEvent("ready", time.monotonic()))
 
 
-class _RuntimeApiHandler(LeanHttpHandler):
-    protocol_version = "HTTP/1.1"
+class _RuntimeApiHandler(KeepAliveHandler):
     server: RuntimeApiServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def finish(self) -> None:
         self.server.unpark(self)  # a worker that died while waiting takes nothing more
         super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence per-request logging: the worker's own output is its log."""
 
     def do_GET(self) -> None:
         if self.path != f"{PREFIX}/invocation/next":
@@ -178,9 +170,4 @@ class _RuntimeApiHandler(LeanHttpHandler):
         self._reply(202, b'{"status": "OK"}')
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_headers_and_body(body)
+        self.send(Response(status, body, {"Content-Type": "application/json", **(headers or {})}))
