@@ -42,6 +42,7 @@ lint: setup $(CHECKOV_STAMP) ## ruff, mypy --strict on the Lambda package, cfn-l
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check source tests benchmarks
 	cd source/lambda/src && ../../../$(BIN)/mypy --strict .
+	$(BIN)/mypy --strict source/local/s3vl_local/aurora_shim/aws_lambda_client.py
 	$(BIN)/cfn-lint --regions $(CFN_LINT_REGIONS) -- $(CFN_TEMPLATE)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(CFN_TEMPLATE)
 

@@ -7,23 +7,21 @@ a Lambda function are in test_shim_invoke.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from s3vl_local import local_aws
+from s3vl_local.aurora_shim import aws_lambda_client
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.postgres import PostgresCluster
 
 DB = "shim_surface"
-SHIM_SQL = Path(local_aws.__file__).with_name("aurora_shim") / "extension" / "aws_lambda--1.0.sql"
 
 
 def test_shim_names_the_stacks_region_and_account() -> None:
-    # PostgreSQL's Python cannot import local_aws, so the shim repeats its identity: it must agree.
-    source = SHIM_SQL.read_text()
-    assert f'LOCAL_REGION = "{local_aws.REGION}"' in source
-    assert f'LOCAL_ACCOUNT = "{local_aws.ACCOUNT}"' in source
+    # PostgreSQL's Python cannot import local_aws, so the shim's client repeats its identity: it must agree.
+    assert aws_lambda_client.LOCAL_REGION == local_aws.REGION
+    assert aws_lambda_client.LOCAL_ACCOUNT == local_aws.ACCOUNT
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """The local stack's AWS identity, in one place: its region, its account and its dummy credentials.
 
 The walkthrough's region (us-west-2), so that `s3vl.configure(arn, 'us-west-2')` runs verbatim. The
-Aurora shim runs inside PostgreSQL's own Python and cannot import this module: aurora_shim/shim.sql
-repeats the region and account, and tests/local checks that the two agree.
+Aurora shim runs inside PostgreSQL's own Python and cannot import this module: its HTTP client,
+aurora_shim/aws_lambda_client.py, repeats the region and account, and tests/local checks that they agree.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The shim is two extensions, aws_commons and aws_lambda, with Aurora PostgreSQL 15's names and versions:
 their control and script files go into PostgreSQL's extension directory (`pg_config --sharedir`), so
 that they are listed in pg_available_extensions and `CREATE EXTENSION aws_lambda CASCADE` works as on
-Aurora. shim.sql then creates (or upgrades) them in one database.
+Aurora. aws_lambda's HTTP client, the Python module aws_lambda_client.py, goes there too: PL/Python runs
+the server's Python, which cannot import this package. shim.sql then creates (or upgrades) them in one
+database.
 
 The endpoint is a cluster-wide setting (ALTER SYSTEM SET aws_lambda.endpoint_url), so install.sql, which
 must stay identical to what runs on Aurora, never sees it. Aurora's two timeout settings get their Aurora
@@ -29,6 +31,9 @@ SETTING_VISIBLE_TIMEOUT_S = 10
 # Aurora PostgreSQL 15's versions ("Extension versions for Amazon Aurora PostgreSQL", release notes).
 EXTENSION_VERSIONS = {"aws_commons": "1.2", "aws_lambda": "1.0"}
 REVISION_MARK = "@REVISION@"
+# The Python module aws_lambda's script loads, installed beside it; the script names it by its path.
+CLIENT_MODULE = "aws_lambda_client.py"
+MODULE_DIR_MARK = "@MODULE_DIR@"
 
 
 def _package_file(name: str) -> str:
@@ -38,12 +43,17 @@ def _package_file(name: str) -> str:
 def extension_files() -> dict[str, str]:
     """The file names and contents to place in PostgreSQL's extension directory.
 
-    Each control file's comment names a digest of its script: shim.sql compares it with the comment of the
-    installed extension to find an install made from an older script."""
-    files = {}
+    Each control file's comment names a digest of its script (aws_lambda's with the client module): shim.sql
+    compares it with the comment of the installed extension to find an install made from older files."""
+    client = _package_file(CLIENT_MODULE)
+    files = {CLIENT_MODULE: client}
     for name, version in EXTENSION_VERSIONS.items():
-        script = _package_file(f"extension/{name}--{version}.sql")
-        revision = hashlib.sha256(script.encode()).hexdigest()[:12]
+        script = _package_file(f"extension/{name}--{version}.sql").replace(
+            MODULE_DIR_MARK, str(extension_dir())
+        )
+        # aws_lambda's script runs the client module: a change to either makes a new revision.
+        covered = script + client if name == "aws_lambda" else script
+        revision = hashlib.sha256(covered.encode()).hexdigest()[:12]
         control = _package_file(f"extension/{name}.control")
         files[f"{name}.control"] = control.replace(REVISION_MARK, revision)
         files[f"{name}--{version}.sql"] = script
