@@ -3,11 +3,11 @@
 
 Figures (all measured in this run):
 - query p50, 100k x 768 cosine, top_k 10, unfiltered and with a filter passing 10%, in process
-  (Operations.QueryVectors: validation, filter, search, response) and through HTTP with boto3; each
+  (operations.queries.QueryVectors: validation, filter, search, response) and through HTTP with boto3; each
   divided by the floor: one float32 matrix-vector product over the whole matrix + argpartition.
   The target (<= 2) applies to the in-process figures; HTTP adds boto3 signing, JSON and loopback.
 - bulk PutVectors through HTTP with boto3 (batches of 500, 768 dims), vectors/s; baseline: the same
-  batches through Operations.PutVectors in process.
+  batches through operations.vectors.PutVectors in process.
 - resident memory after loading 1M x 768 (in a subprocess), against the raw float32 matrix size.
 `--quick` uses 20k vectors for the queries and 100k for the memory figure.
 """
@@ -28,7 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "source" / "local"))
 
 from s3vl_local import local_aws
-from s3vl_local.s3vectors.operations import Operations
+from s3vl_local.s3vectors.catalog import Catalog
+from s3vl_local.s3vectors.operations import buckets, indexes, queries, vectors
 from s3vl_local.s3vectors.server import EmulatorServer
 
 DIM = 768
@@ -49,15 +50,15 @@ def _client(url: str) -> Any:
     return local_aws.client("s3vectors", url)
 
 
-def _load(ops: Operations, n: int, rng: np.random.Generator) -> np.ndarray:
-    ops.CreateVectorBucket({"vectorBucketName": "bench"})
-    ops.CreateIndex({**SEL, "dataType": "float32", "dimension": DIM, "distanceMetric": "cosine"})
-    index = ops.catalog.index("bench", "bench")
+def _load(catalog: Catalog, n: int, rng: np.random.Generator) -> np.ndarray:
+    buckets.CreateVectorBucket(catalog, {"vectorBucketName": "bench"})
+    indexes.CreateIndex(catalog, {**SEL, "dataType": "float32", "dimension": DIM, "distanceMetric": "cosine"})
+    index = catalog.index("bench", "bench")
     matrix = rng.standard_normal((n, DIM), dtype=np.float32)
     for start in range(0, n, 10_000):
         stop = min(start + 10_000, n)
         keys = [f"doc-{i}" for i in range(start, stop)]
-        ops.catalog.put_vectors(index, keys, matrix[start:stop], [{"b": i % 100} for i in range(start, stop)])
+        catalog.put_vectors(index, keys, matrix[start:stop], [{"b": i % 100} for i in range(start, stop)])
     return matrix
 
 
@@ -65,9 +66,9 @@ def _queries(n: int, repeats: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(1)
     server = EmulatorServer().start()
     try:
-        assert server.operations is not None
-        ops = server.operations
-        matrix = _load(ops, n, rng)
+        assert server.catalog is not None
+        catalog = server.catalog
+        matrix = _load(catalog, n, rng)
         query = rng.standard_normal(DIM, dtype=np.float32)
         floor = _p50(lambda: np.argpartition(-(matrix @ query), 10)[:10], repeats)
         request = {**SEL, "topK": 10, "queryVector": {"float32": query.tolist()}, "returnDistance": True}
@@ -75,7 +76,7 @@ def _queries(n: int, repeats: int) -> list[dict[str, Any]]:
         client = _client(server.url)
         results = []
         for label, req in (("unfiltered", request), ("filter_10pct", filtered)):
-            in_process = _p50(lambda req=req: ops.QueryVectors(req), repeats)
+            in_process = _p50(lambda req=req: queries.QueryVectors(catalog, req), repeats)
             over_http = _p50(lambda req=req: client.query_vectors(**req), repeats)
             for path, value, target in (("in_process", in_process, 2.0), ("http_boto3", over_http, None)):
                 results.append(
@@ -105,31 +106,31 @@ def _bulk_put(batches: int) -> dict[str, Any]:
     ]
     server = EmulatorServer().start()
     try:
-        assert server.operations is not None
-        ops = server.operations
-        ops.CreateVectorBucket({"vectorBucketName": "bench"})
+        assert server.catalog is not None
+        catalog = server.catalog
+        buckets.CreateVectorBucket(catalog, {"vectorBucketName": "bench"})
         for name in ("http", "local"):
-            ops.CreateIndex(
+            indexes.CreateIndex(
+                catalog,
                 {
                     "vectorBucketName": "bench",
                     "indexName": name,
                     "dataType": "float32",
                     "dimension": DIM,
                     "distanceMetric": "cosine",
-                }
+                },
             )
         client = _client(server.url)
         start = time.perf_counter()
-        for vectors in payloads:
-            client.put_vectors(vectorBucketName="bench", indexName="http", vectors=vectors)
+        for batch in payloads:
+            client.put_vectors(vectorBucketName="bench", indexName="http", vectors=batch)
         http_rate = batches * 500 / (time.perf_counter() - start)
         start = time.perf_counter()
-        for vectors in payloads:
+        for batch in payloads:
             # Through JSON text as on the wire, minus HTTP and boto3.
-            ops.PutVectors(
-                json.loads(
-                    json.dumps({"vectorBucketName": "bench", "indexName": "local", "vectors": vectors})
-                )
+            vectors.PutVectors(
+                catalog,
+                json.loads(json.dumps({"vectorBucketName": "bench", "indexName": "local", "vectors": batch})),
             )
         local_rate = batches * 500 / (time.perf_counter() - start)
     finally:

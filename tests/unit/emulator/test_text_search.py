@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 from s3vl_local.s3vectors import text_status
 from s3vl_local.s3vectors.model import service_model
-from s3vl_local.s3vectors.operations import QUERY_PAGE_SIZE
+from s3vl_local.s3vectors.operations.queries import QUERY_PAGE_SIZE
 from s3vl_local.s3vectors.server import EmulatorServer
 
 from .conftest import make_client

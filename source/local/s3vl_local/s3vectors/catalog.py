@@ -79,6 +79,25 @@ class Bucket:
     indexes: dict[str, Index] = field(default_factory=dict)
 
 
+# What a create_bucket or create_index record holds: these attributes of the Bucket or Index, by name.
+_BUCKET_FIELDS = ("name", "created", "encryption", "tags")
+_INDEX_FIELDS = (
+    "bucket",
+    "name",
+    "created",
+    "dimension",
+    "metric",
+    "metadata_configuration",
+    "encryption",
+    "mode",
+    "tags",
+)
+
+
+def _record(op: str, item: Bucket | Index, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {"op": op, **{name: getattr(item, name) for name in fields}}
+
+
 def searchable_keys(metadata_configuration: dict[str, Any]) -> dict[str, str | None]:
     """Full-text searchable key -> its analyzer language (None: the default analyzer)."""
     configs = metadata_configuration.get("textSearchConfigurations", [])
@@ -198,42 +217,15 @@ class Catalog:
     def _state_records(self) -> Iterator[tuple[dict[str, Any], bytes]]:
         """Records that rebuild the current state from nothing, through the _apply_* methods."""
         for bucket in self.buckets.values():
-            yield (
-                {
-                    "op": "create_bucket",
-                    "name": bucket.name,
-                    "created": bucket.created,
-                    "encryption": bucket.encryption,
-                    "tags": bucket.tags,
-                },
-                b"",
-            )
+            yield _record("create_bucket", bucket, _BUCKET_FIELDS), b""
             for attribute in ("default_mode", "policy"):
+                value = getattr(bucket, attribute)
                 yield (
-                    {
-                        "op": "bucket_attribute",
-                        "name": bucket.name,
-                        "attribute": attribute,
-                        "value": getattr(bucket, attribute),
-                    },
+                    {"op": "bucket_attribute", "name": bucket.name, "attribute": attribute, "value": value},
                     b"",
                 )
             for index in bucket.indexes.values():
-                yield (
-                    {
-                        "op": "create_index",
-                        "bucket": bucket.name,
-                        "name": index.name,
-                        "created": index.created,
-                        "dimension": index.dimension,
-                        "metric": index.metric,
-                        "metadata_configuration": index.metadata_configuration,
-                        "encryption": index.encryption,
-                        "mode": index.mode,
-                        "tags": index.tags,
-                    },
-                    b"",
-                )
+                yield _record("create_index", index, _INDEX_FIELDS), b""
                 store = index.store
                 # Row order is kept, so ties and ListVectors segments come out as before.
                 for start in range(0, store.n, _SNAPSHOT_ROWS):

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class S3VectorsError(Exception):
     """An error the emulator returns as `x-amzn-ErrorType: <code>` plus `{"__type", "message"}`."""
 
     code = "InternalServerException"
     status = 500
+
+    def __init_subclass__(cls, status: int | None = None, **kwargs: Any) -> None:
+        """`class XException(S3VectorsError, status=400)` answers with code "XException" and that status."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.code, cls.status = cls.__name__, status
 
     def __init__(self, message: str, field_list: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
@@ -21,31 +29,13 @@ class S3VectorsError(Exception):
         return body
 
 
-class ValidationException(S3VectorsError):
-    code = "ValidationException"
-    status = 400
+class ValidationException(S3VectorsError, status=400): ...
 
 
-class AccessDeniedException(S3VectorsError):
-    code = "AccessDeniedException"
-    status = 403
+class NotFoundException(S3VectorsError, status=404): ...
 
 
-class NotFoundException(S3VectorsError):
-    code = "NotFoundException"
-    status = 404
+class ConflictException(S3VectorsError, status=409): ...
 
 
-class ConflictException(S3VectorsError):
-    code = "ConflictException"
-    status = 409
-
-
-class ServiceQuotaExceededException(S3VectorsError):
-    code = "ServiceQuotaExceededException"
-    status = 402
-
-
-class InternalServerException(S3VectorsError):
-    code = "InternalServerException"
-    status = 500
+class InternalServerException(S3VectorsError, status=500): ...

@@ -19,9 +19,7 @@ _READS = ("GetVectors", "ListVectors")
 _WRITES = ("PutVectors", "DeleteVectors")
 
 
-class TooManyRequestsException(S3VectorsError):
-    code = "TooManyRequestsException"
-    status = 429
+class TooManyRequestsException(S3VectorsError, status=429): ...
 
 
 class EmulatorLatency:

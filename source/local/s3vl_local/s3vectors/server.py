@@ -18,7 +18,7 @@ from .errors import InternalServerException, S3VectorsError, ValidationException
 from .faults import CONTROL_PREFIX, DropConnection, FaultInjector
 from .latency import EmulatorLatency
 from .model import validate_input
-from .operations import Operations
+from .operations import HANDLERS
 
 # PutVectors requests are limited to 20 MiB by the service.
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
@@ -38,9 +38,9 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], operations: Operations, faults: FaultInjector) -> None:
+    def __init__(self, address: tuple[str, int], catalog: Catalog, faults: FaultInjector) -> None:
         super().__init__(address, _Handler)
-        self.operations = operations
+        self.catalog = catalog
         self.faults = faults
         self.latency = EmulatorLatency()
 
@@ -80,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.faults.before(operation)  # before validation and the operation: no write
                 validate_input(operation, params)
                 self.server.latency.before(operation, params)  # may throttle (429) or wait: no write yet
-                payload = self.server.operations.handlers[operation](params)
+                payload = HANDLERS[operation](self.server.catalog, params)
             status, headers = 200, {}
         except DropConnection:
             self.close_connection = True
@@ -125,12 +125,11 @@ class _Handler(BaseHTTPRequestHandler):
                 params["tagKeys"] = parse_qs(url.query).get("tagKeys", [])
             return operation, params
         operation = url.path.strip("/")
-        handlers = self.server.operations.handlers
-        if self.command != "POST" or operation not in handlers or operation in _TAG_OPERATIONS.values():
+        if self.command != "POST" or operation not in HANDLERS or operation in _TAG_OPERATIONS.values():
             raise ValidationException(
                 f"Unknown operation {self.command} {url.path}: "
                 "S3 Vectors operations are POST /<OperationName> "
-                f"(one of {', '.join(sorted(set(handlers) - set(_TAG_OPERATIONS.values())))}) or "
+                f"(one of {', '.join(sorted(set(HANDLERS) - set(_TAG_OPERATIONS.values())))}) or "
                 "GET|POST|DELETE /tags/<resourceArn>"
             )
         return operation, _json_object(body)
@@ -197,16 +196,14 @@ class EmulatorServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.catalog: Catalog | None = None
-        self.operations: Operations | None = None
         # Outlives start/stop, so plans can be set before the first request.
         self.faults = FaultInjector()
         self.latency = EmulatorLatency(latency_profile)  # raises ValueError for an unknown profile
 
     def start(self) -> EmulatorServer:
         self.catalog = Catalog(self.data_dir, compact_min_bytes=self.compact_min_bytes)
-        self.operations = Operations(self.catalog)
         self.faults.resume()
-        self._httpd = _HTTPServer((self.host, self.port), self.operations, self.faults)
+        self._httpd = _HTTPServer((self.host, self.port), self.catalog, self.faults)
         self._httpd.latency = self.latency
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(

@@ -26,18 +26,17 @@ _NON_FINITE = frozenset({"NaN", "Infinity", "-Infinity"})
 
 
 def bucket_name(name: str) -> str:
-    if not BUCKET_NAME.fullmatch(name):
-        raise ValidationException(
-            f"Invalid vector bucket name {name!r}: use 3-63 characters a-z, 0-9 and '-', "
-            "starting and ending with a letter or digit"
-        )
-    return name
+    return _name(name, BUCKET_NAME, "vector bucket", "a-z, 0-9 and '-'")
 
 
 def index_name(name: str) -> str:
-    if not INDEX_NAME.fullmatch(name):
+    return _name(name, INDEX_NAME, "index", "a-z, 0-9, '-' and '.'")
+
+
+def _name(name: str, pattern: re.Pattern[str], kind: str, characters: str) -> str:
+    if not pattern.fullmatch(name):
         raise ValidationException(
-            f"Invalid index name {name!r}: use 3-63 characters a-z, 0-9, '-' and '.', "
+            f"Invalid {kind} name {name!r}: use 3-63 characters {characters}, "
             "starting and ending with a letter or digit"
         )
     return name
@@ -107,6 +106,13 @@ def reject_zero_for_cosine(vector: np.ndarray, metric: str, what: str) -> None:
         raise ValidationException(
             f"{what}: a zero vector has no direction and cannot be used on a cosine index"
         )
+
+
+def encryption(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An encryptionConfiguration as stored (None: the default), refusing aws:kms without a key."""
+    if config and config.get("sseType") == "aws:kms" and not config.get("kmsKeyArn"):
+        raise ValidationException("encryptionConfiguration: sseType aws:kms needs kmsKeyArn")
+    return config or None
 
 
 def _utf8_size(value: Any, what: str) -> int:
