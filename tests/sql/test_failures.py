@@ -275,14 +275,16 @@ def test_answers_over_the_payload_limit_are_split(sql_stack: SqlStack, conn) -> 
         client.delete_index(vectorBucketName="s3vl-sql-tests", indexName="bulky")
 
 
-def _faults(sql_stack: SqlStack, method: str, plan: dict[str, Any] | None = None) -> None:
-    """Set or clear a fault plan on the stack's S3 Vectors emulator (its /_s3vl/faults control API)."""
+def _faults(sql_stack: SqlStack, method: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set, read or clear the fault plans of the stack's S3 Vectors emulator (its /_s3vl/faults control
+    API); returns its state."""
     body = None if plan is None else json.dumps(plan).encode()
     request = urllib.request.Request(
         sql_stack.env["AWS_ENDPOINT_URL_S3VECTORS"] + "/_s3vl/faults", data=body, method=method
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+        return json.loads(response.read())  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(
@@ -307,10 +309,14 @@ def test_emulator_faults_raise_their_sqlstate(sql_stack: SqlStack, conn, error: 
 
 
 def test_a_transient_fault_is_retried_by_the_function(sql_stack: SqlStack, conn) -> None:
-    _faults(
-        sql_stack, "PUT", {"operation": "QueryVectors", "error": "ServiceUnavailableException", "next": 1}
-    )
-    try:
-        assert len(conn.execute(QUERY).fetchall()) == 5
-    finally:
-        _faults(sql_stack, "DELETE")
+    # A new function: the stack's warm workers have spent their retry quota on the persistent faults above.
+    with sql_stack.fresh_function(conn, "s3vl-sql-retry"):
+        _faults(
+            sql_stack, "PUT", {"operation": "QueryVectors", "error": "ServiceUnavailableException", "next": 1}
+        )
+        try:
+            assert len(conn.execute(QUERY).fetchall()) == 5
+            injected = _faults(sql_stack, "GET")["injected"]
+        finally:
+            _faults(sql_stack, "DELETE")
+    assert injected == {"QueryVectors": 1}  # the call met the fault and its retry answered
