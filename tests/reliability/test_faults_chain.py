@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,14 @@ MARGIN_S = 3  # scheduling slack on 2 busy cores: the bound is the configured ti
 TRANSIENT_RATE = 0.3
 TRANSIENT_SEED = 6  # its first 60 draws at TRANSIENT_RATE never inject 3 in a row (checked below)
 RETRY_ATTEMPTS = 3  # the handler's botocore standard mode: the first attempt and two retries
+
+
+@pytest.fixture
+def fresh_function(rel_stack: ReliabilityStack, conn: psycopg.Connection[Any]) -> Iterator[str]:
+    """s3vl pointed at a new function for a test that counts the function's retries: the stack's warm
+    workers may have spent botocore's retry quota on earlier faults (SqlStack.fresh_function)."""
+    with rel_stack.fresh_function(conn, "s3vl-reliability-retry") as arn:
+        yield arn
 
 
 def _query(conn: psycopg.Connection[Any], vector: np.ndarray) -> list[tuple[str, float]]:
@@ -50,6 +59,7 @@ def _healthy(conn: psycopg.Connection[Any], rel_stack: ReliabilityStack) -> None
 @pytest.mark.parametrize(
     "error", ["TooManyRequestsException", "ServiceUnavailableException", "InternalServerException"]
 )
+@pytest.mark.usefixtures("fresh_function")
 def test_transient_s3vectors_errors_are_retried_and_rows_are_correct(
     rel_stack: ReliabilityStack, conn: psycopg.Connection[Any], faults: Faults, error: str
 ) -> None:
@@ -89,6 +99,7 @@ def test_transient_s3vectors_errors_are_retried_and_rows_are_correct(
     ("error", "code"),
     [("TooManyRequestsException", "THROTTLED"), ("InternalServerException", "SERVICE_UNAVAILABLE")],
 )
+@pytest.mark.usefixtures("fresh_function")
 def test_persistent_s3vectors_errors_raise_sv004_within_the_timeout(
     rel_stack: ReliabilityStack, conn: psycopg.Connection[Any], faults: Faults, error: str, code: str
 ) -> None:
@@ -168,6 +179,7 @@ def test_slow_lambda_beyond_the_configured_timeout_raises_sv005(
     _healthy(conn, rel_stack)
 
 
+@pytest.mark.usefixtures("fresh_function")
 def test_one_failed_batch_fails_the_whole_invocation(
     rel_stack: ReliabilityStack, conn: psycopg.Connection[Any], faults: Faults
 ) -> None:
@@ -186,6 +198,7 @@ def test_one_failed_batch_fails_the_whole_invocation(
     assert len(conn.execute("SELECT * FROM s3vl.get_vectors(%s, 'rel-16')", (keys,)).fetchall()) == 150
 
 
+@pytest.mark.usefixtures("fresh_function")
 def test_one_failed_chunk_fails_the_whole_sql_call(
     rel_stack: ReliabilityStack, conn: psycopg.Connection[Any], faults: Faults
 ) -> None:
