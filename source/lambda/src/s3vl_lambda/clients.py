@@ -27,6 +27,9 @@ RANK_CONCURRENCY = 32
 # query, ~280/s against a 200/s per-index limit, so the index's rate bounds a batch; 429s are backed off.
 BATCH_CONCURRENCY = 32
 RETRY_ATTEMPTS = 3  # standard mode: the first attempt plus two retries, with jittered backoff
+# Standard mode also keeps a retry quota per client, so per warm container and across invocations: a
+# retry spends from it and only calls answered without retry refill it, so after a burst of failures
+# the container retries nothing for a while (the SDK's guard against retry storms on a failing service).
 CONNECT_TIMEOUT_S = (0.5, 2.0)  # bounds of the connect timeout
 READ_TIMEOUT_S = (1.0, 30.0)  # bounds of the read timeout
 
