@@ -73,14 +73,15 @@ END
 $$;
 
 -- How many candidates one rank_vectors invocation ranks: the function decodes every candidate's vector
--- (about 40 ms of one CPU per 100 ids at 768 dimensions), so a slice is bounded by its elements (2,604 ids
--- at 768 dimensions, about 1 s of CPU) to stay well within the function's timeout and the time its client
--- keeps for a request attempt; docs/sql-reference.md, "Filtered search".
+-- (with the orjson the zip carries, about 3 ms of one CPU per 100 ids at 768 dimensions; 15 ms with the
+-- standard json module), so a slice is bounded by its elements (10,416 ids at 768 dimensions, about 0.3 s
+-- of CPU) to stay well within the function's timeout and the time its client keeps for a request attempt;
+-- docs/sql-reference.md, "Filtered search".
 CREATE OR REPLACE FUNCTION s3vl._rank_ids_per_call(p_dimension integer)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT GREATEST(100, 2000000 / GREATEST(p_dimension, 1))
+    SELECT GREATEST(100, 8000000 / GREATEST(p_dimension, 1))
 $$;
 
 -- The candidate ids in invocations: consecutive slices of p_ids whose keys fit one request beside the query

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import response_json
 from .catalog import DEFAULT_COMPACT_MIN_BYTES, Catalog
 from .errors import InternalServerException, S3VectorsError, ValidationException
 from .faults import CONTROL_PREFIX, DropConnection, FaultInjector
@@ -91,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("unexpected failure serving %s %s", self.command, self.path)
             error = InternalServerException("The emulator failed unexpectedly; see its log for the traceback")
             status, payload, headers = error.status, error.body(), {"x-amzn-ErrorType": error.code}
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = response_json.encode(payload)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
