@@ -46,7 +46,6 @@ def sql() -> str:
 CREATE OR REPLACE FUNCTION s3vl._contract()
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $function$ SELECT $contract${document}$contract$::jsonb $function$;
 {SQL_END}"""
 

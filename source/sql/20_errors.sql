@@ -18,7 +18,6 @@
 CREATE OR REPLACE FUNCTION s3vl._contract()
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $function$ SELECT $contract${"contract_version": 1,
  "limits": {"batch_queries_max": 500, "dimension_max": 4096, "dimension_min": 1, "filter_max_depth": 32, "group_members_max": 32, "key_length_max": 1024, "lambda_response_bytes": 6291456, "list_max_results_default": 500, "list_max_results_max": 1000, "metadata_filterable_bytes": 2048, "metadata_max_keys": 50, "metadata_total_bytes": 40960, "put_request_bytes": 20971520, "query_text_length_max": 1024, "query_texts_max": 10, "segment_count_max": 16, "text_key_length_max": 63, "top_k_default": 10, "top_k_max": 10000, "top_k_min": 1},
  "errors": [
@@ -30,7 +29,7 @@ AS $function$ SELECT $contract${"contract_version": 1,
     {"code": "INVALID_FIELD_TYPE", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass the argument with the documented type."},
     {"code": "INVALID_INDEX_ARN", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Register the index with its ARN, arn:<partition>:s3vectors:<region>:<account>:bucket/<bucket>/index/<index>."},
     {"code": "INVALID_TOP_K", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass top_k between 1 and 10000."},
-    {"code": "INVALID_DIMENSION", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass vectors with 1 to 4096 elements."},
+    {"code": "INVALID_DIMENSION", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass a vector of the index's dimension."},
     {"code": "INVALID_VECTOR_VALUE", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Pass vectors of numbers only."},
     {"code": "NON_FINITE_VALUE", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Remove NaN and Infinity from the vector."},
     {"code": "INVALID_KEY", "sqlstate": "22023", "retryable": false, "source": "handler", "hint": "Use vector ids of 1 to 1024 characters."},

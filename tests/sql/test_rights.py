@@ -1,7 +1,7 @@
 """Who runs with whose rights: every function of schema s3vl pins its search_path, and exactly the entry
 points that 90_privileges.sql lists (and docs/sql-reference.md documents) run as SECURITY DEFINER. That
-file is the only one that sets either (the block generated from the payload contract aside), so that no
-function can be a definer without the pinned path, even between the install's statements."""
+file is the only one that sets either, so that no function can be a definer without the pinned path, even
+between the install's statements."""
 
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ def _listed_definers() -> set[str]:
 
 
 def _code(text: str) -> str:
-    """SQL without comments and without the block generated from the payload contract."""
-    text = re.sub(r"-- BEGIN GENERATED.*?-- END GENERATED", "", text, flags=re.S)
+    """SQL without comments."""
     return re.sub(r"--[^\n]*", "", text)
 
 

@@ -131,7 +131,7 @@ def test_metadata_is_read_for_the_winners_only(indexes: dict[str, Index]) -> Non
         with lock:
             calls.append(dict(params))
 
-    events = client_for(REGION).meta.events
+    events = client_for(REGION, attempts=1).meta.events  # the client rank_vectors uses
     events.register("provide-client-params.s3vectors.GetVectors", record, unique_id="test-rank-calls")
     try:
         query = [1.0] * DIM
@@ -155,7 +155,7 @@ def test_throttling_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> 
     pauses: list[float] = []
     monkeypatch.setattr(backoff.time, "sleep", pauses.append)
     answer = {"vectors": [{"key": "a", "data": {"float32": [3.0, 4.0]}}]}
-    with Stubber(client_for(STUB_REGION)) as stub:
+    with Stubber(client_for(STUB_REGION, attempts=1)) as stub:
         for _ in range(3):
             stub.add_client_error("get_vectors", "TooManyRequestsException", http_status_code=429)
         stub.add_response("get_vectors", answer)
@@ -173,7 +173,7 @@ def test_throttling_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_throttling_that_persists_fails_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backoff.time, "sleep", lambda _: None)
-    with Stubber(client_for(STUB_REGION)) as stub:
+    with Stubber(client_for(STUB_REGION, attempts=1)) as stub:
         for _ in range(rank.THROTTLE_ATTEMPTS):
             stub.add_client_error("get_vectors", "TooManyRequestsException", http_status_code=429)
         envelope = invoke(request(STUB_ARN, "cosine", [1.0, 0.0], ["a"]))
@@ -182,7 +182,7 @@ def test_throttling_that_persists_fails_the_call(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_stored_vector_of_another_dimension_fails_the_call() -> None:
-    with Stubber(client_for(STUB_REGION)) as stub:
+    with Stubber(client_for(STUB_REGION, attempts=1)) as stub:
         stub.add_response("get_vectors", {"vectors": [{"key": "a", "data": {"float32": [1.0, 2.0, 3.0]}}]})
         envelope = invoke(request(STUB_ARN, "cosine", [1.0, 0.0], ["a"]))
     assert error_code(envelope) == "VALIDATION_FAILED"
@@ -202,7 +202,7 @@ def test_a_stored_vector_of_another_dimension_fails_the_call() -> None:
 )
 def test_bad_requests_are_refused_before_any_call(fields: dict[str, Any], code: str) -> None:
     # No stubbed response: any GetVectors call would fail the test with a different error.
-    with Stubber(client_for(STUB_REGION)):
+    with Stubber(client_for(STUB_REGION, attempts=1)):
         envelope = invoke({**request(STUB_ARN, "cosine", [1.0, 0.0], ["a"]), **fields})
     assert error_code(envelope) == code
 

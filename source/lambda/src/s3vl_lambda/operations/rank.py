@@ -3,8 +3,8 @@
 The candidates' vectors are read with GetVectors in batches of the service's maximum (100 keys), at most
 RANK_CONCURRENCY at once (the client's connection pool holds that many, clients.py); each batch is
 ranked as soon as it arrives and only its top_k is kept, so the function holds top_k rows per batch and
-answers with the top_k alone: the vectors never leave the function. A 429 (or 503) that outlasts the
-client's own retries is retried here with jittered exponential backoff while the invocation has time.
+answers with the top_k alone: the vectors never leave the function. The client makes one attempt per call;
+a 429 or 503 is retried here with jittered exponential backoff while the invocation has time.
 
 Distances are S3 Vectors' own, in float64 from the float32 values: euclidean the L2 norm (not squared),
 cosine 1 - cos. Both go through math.dist and math.hypot (C, with accurate summation): cosine as
@@ -80,7 +80,10 @@ def _decode_directly(
 
 
 def _client(region: str) -> Any:
-    client = client_for(region)
+    # One attempt per call, as query_vectors_batch: 32 calls at once against the index's read rate are
+    # throttled routinely, and the SDK's retries would spend the container's retry quota (kept across
+    # invocations) that protects later calls; with_backoff retries 429 and 503 here instead.
+    client = client_for(region, attempts=1)
     client.meta.events.register(
         "before-parse.s3vectors.GetVectors", _decode_directly, unique_id=_HOOK_ID
     )  # registering the same unique_id again is a no-op
