@@ -18,6 +18,7 @@ from s3vl_local import cli, local_aws
 from s3vl_local.lambda_service.server import SERVICE_PATH, LambdaService
 from s3vl_local.postgres import make_shared_dir
 from s3vl_local.stack import LocalStack
+from support.s3vectors import create_bucket_and_index
 
 
 def _invoke_times(service: LambdaService, n: int) -> tuple[float, list[float]]:
@@ -58,14 +59,7 @@ def test_the_lambda_service_adds_an_invoke_overhead_and_a_cold_start(tmp_path: P
 def _query_seconds(env: dict[str, str]) -> float:
     client = local_aws.client("s3vectors", env["AWS_ENDPOINT_URL_S3VECTORS"])
     if not client.list_vector_buckets()["vectorBuckets"]:
-        client.create_vector_bucket(vectorBucketName="lat-stack")
-        client.create_index(
-            vectorBucketName="lat-stack",
-            indexName="idx",
-            dataType="float32",
-            dimension=2,
-            distanceMetric="cosine",
-        )
+        create_bucket_and_index(client, "lat-stack", "idx", 2)
     times = []
     for _ in range(5):
         started = time.perf_counter()

@@ -23,6 +23,7 @@ from s3vl_local.aurora_shim.installer import set_endpoint
 from s3vl_local.postgres import make_shared_dir
 from s3vl_local.processes import is_alive, stop_pid, wait_until_dead
 from s3vl_local.stack import DEMO_INDEX_ARN, LocalStack
+from support.s3vectors import create_bucket_and_index
 
 DB = "s3vl_recovery"
 BIN = Path(sys.executable).parent
@@ -35,14 +36,7 @@ def stack() -> Iterator[LocalStack]:
     try:
         started.start()
         s3vectors = local_aws.client("s3vectors", started.env()["AWS_ENDPOINT_URL_S3VECTORS"])
-        s3vectors.create_vector_bucket(vectorBucketName="s3vl-vector-bucket")
-        s3vectors.create_index(
-            vectorBucketName="s3vl-vector-bucket",
-            indexName="test-index-5d",
-            dataType="float32",
-            dimension=5,
-            distanceMetric="cosine",
-        )
+        create_bucket_and_index(s3vectors, "s3vl-vector-bucket", "test-index-5d", 5)
         yield started
     finally:
         started.stop()

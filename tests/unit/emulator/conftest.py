@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 from s3vl_local import local_aws
 from s3vl_local.s3vectors.server import EmulatorServer
+from support.s3vectors import create_bucket_and_index
 
 _names = itertools.count()
 
@@ -53,16 +54,6 @@ def new_index(client: Any) -> Callable[..., dict[str, str]]:
 
     def create(dimension: int = 4, metric: str = "cosine", **extra: Any) -> dict[str, str]:
         n = next(_names)
-        bucket, index = f"bucket-{n}", f"index-{n}"
-        client.create_vector_bucket(vectorBucketName=bucket)
-        client.create_index(
-            vectorBucketName=bucket,
-            indexName=index,
-            dataType="float32",
-            dimension=dimension,
-            distanceMetric=metric,
-            **extra,
-        )
-        return {"vectorBucketName": bucket, "indexName": index}
+        return create_bucket_and_index(client, f"bucket-{n}", f"index-{n}", dimension, metric, **extra)
 
     return create

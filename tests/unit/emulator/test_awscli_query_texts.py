@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from s3vl_local.awscli_model import write_model_dir
+from support.s3vectors import create_bucket_and_index
 
 AWS = str(Path(sys.executable).parent / "aws")
 SEL = ["--vector-bucket-name", "cli-text", "--index-name", "products"]
@@ -37,13 +38,11 @@ def _aws(emulator: Any, data_path: Path | None, *args: str) -> subprocess.Comple
 
 
 def test_cli_query_texts_with_boto3_model_equals_boto3(emulator: Any, client: Any, tmp_path: Path) -> None:
-    client.create_vector_bucket(vectorBucketName="cli-text")
-    sel = {"vectorBucketName": "cli-text", "indexName": "products"}
-    client.create_index(
-        **sel,
-        dataType="float32",
-        dimension=2,
-        distanceMetric="cosine",
+    sel = create_bucket_and_index(
+        client,
+        "cli-text",
+        "products",
+        2,
         metadataConfiguration={
             "textSearchConfigurations": [{"metadataKey": "description", "language": "en"}]
         },

@@ -18,6 +18,7 @@ from s3vl_local.s3vectors import snapshot, wal
 from s3vl_local.s3vectors.catalog import Catalog
 from s3vl_local.s3vectors.server import EmulatorServer
 from s3vl_local.s3vectors.wal import RecoveryError
+from support.s3vectors import create_bucket_and_index, create_float32_index
 
 from .conftest import make_client
 
@@ -219,8 +220,7 @@ def test_acknowledged_overwrites_survive_kill_9_during_constant_compaction(tmp_p
     assert process.stdout is not None
     url = process.stdout.readline().strip().rsplit(" ", 1)[1]
     c = make_client(url)
-    c.create_vector_bucket(vectorBucketName="compact")
-    c.create_index(**SEL, dataType="float32", dimension=4, distanceMetric="euclidean")
+    create_bucket_and_index(c, "compact", SEL["indexName"], 4, "euclidean")
     acknowledged: dict[str, int] = {}
     in_flight: dict[str, int] = {}
     enough = threading.Event()
@@ -322,13 +322,7 @@ def test_concurrent_writes_and_queries_during_constant_compaction(tmp_path: Path
         c.create_vector_bucket(vectorBucketName="compact")
         names = ["idx-0", "idx-1", "idx-2"]
         for name in names:
-            c.create_index(
-                vectorBucketName="compact",
-                indexName=name,
-                dataType="float32",
-                dimension=4,
-                distanceMetric="euclidean",
-            )
+            create_float32_index(c, "compact", name, 4, "euclidean")
 
         def write(name: str) -> None:
             client = make_client(server.url)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from s3vl_local.s3vectors.model import service_model
+from support.s3vectors import create_bucket_and_index
 
 from .shapes import shape_problems
 
@@ -110,16 +111,9 @@ def test_responses_carry_the_values_written(client: Any, new_index: Callable[...
 
 @pytest.fixture(scope="module")
 def sel(client: Any) -> dict[str, str]:
-    client.create_vector_bucket(vectorBucketName="errors")
-    client.create_index(
-        vectorBucketName="errors",
-        indexName="cases",
-        dataType="float32",
-        dimension=4,
-        distanceMetric="cosine",
-        metadataConfiguration={"nonFilterableMetadataKeys": ["note"]},
+    selector = create_bucket_and_index(
+        client, "errors", "cases", 4, metadataConfiguration={"nonFilterableMetadataKeys": ["note"]}
     )
-    selector = {"vectorBucketName": "errors", "indexName": "cases"}
     vectors = [
         {"key": f"k{i}", "data": {"float32": [1.0, i, 0.0, 1.0]}, "metadata": {"n": i}} for i in range(5)
     ]

@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from s3vl_local.s3vectors.server import EmulatorServer
 from s3vl_local.s3vectors.wal import FILE_NAME, RecoveryError, encode_frame
+from support.s3vectors import create_bucket_and_index
 
 from .conftest import make_client
 
@@ -40,9 +41,7 @@ def test_acknowledged_vectors_survive_kill_9(tmp_path: Path) -> None:
     process, url = _start(tmp_path)
     try:
         c = make_client(url)
-        c.create_vector_bucket(vectorBucketName="durable")
-        sel = {"vectorBucketName": "durable", "indexName": "load"}
-        c.create_index(**sel, dataType="float32", dimension=16, distanceMetric="euclidean")
+        sel = create_bucket_and_index(c, "durable", "load", 16, "euclidean")
         rng = np.random.default_rng(11)
         acknowledged: dict[str, tuple[list[float], dict[str, Any]]] = {}
         enough = threading.Event()
@@ -119,13 +118,11 @@ def test_torn_log_tail_is_dropped_and_later_writes_persist(tmp_path: Path) -> No
 def test_replay_restores_deletes_indexes_and_settings(tmp_path: Path) -> None:
     server = EmulatorServer(data_dir=tmp_path).start()
     c = make_client(server.url)
-    c.create_vector_bucket(vectorBucketName="replay")
-    sel = {"vectorBucketName": "replay", "indexName": "idx"}
-    c.create_index(
-        **sel,
-        dataType="float32",
-        dimension=2,
-        distanceMetric="cosine",
+    sel = create_bucket_and_index(
+        c,
+        "replay",
+        "idx",
+        2,
         metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
     )
     c.put_vectors(**sel, vectors=[{"key": f"k{i}", "data": {"float32": [1.0, float(i)]}} for i in range(10)])
@@ -185,9 +182,7 @@ def test_unapplicable_put_is_refused_before_it_is_logged(tmp_path: Path, case: s
     server = EmulatorServer(data_dir=tmp_path).start()
     try:
         c = make_client(server.url)
-        c.create_vector_bucket(vectorBucketName="refuse")
-        sel = {"vectorBucketName": "refuse", "indexName": "idx"}
-        c.create_index(**sel, dataType="float32", dimension=2, distanceMetric="euclidean")
+        sel = create_bucket_and_index(c, "refuse", "idx", 2, "euclidean")
         c.put_vectors(**sel, vectors=[{"key": "a", "data": {"float32": [5.0, 6.0]}, "metadata": {"n": 1}}])
         logged = (tmp_path / FILE_NAME).stat().st_size
         status, body = _post(server.url, "PutVectors", _UNAPPLICABLE[case])
@@ -209,9 +204,7 @@ def test_huge_integer_metadata_from_boto3_is_a_validation_error(tmp_path: Path) 
     server = EmulatorServer(data_dir=tmp_path).start()
     try:
         c = make_client(server.url)
-        c.create_vector_bucket(vectorBucketName="refuse")
-        sel = {"vectorBucketName": "refuse", "indexName": "idx"}
-        c.create_index(**sel, dataType="float32", dimension=2, distanceMetric="euclidean")
+        sel = create_bucket_and_index(c, "refuse", "idx", 2, "euclidean")
         with pytest.raises(ClientError) as raised:
             c.put_vectors(
                 **sel, vectors=[{"key": "a", "data": {"float32": [1.0, 2.0]}, "metadata": {"n": 10**400}}]
@@ -230,14 +223,7 @@ def _one_bucket_log(tmp_path: Path) -> int:
     server = EmulatorServer(data_dir=tmp_path).start()
     try:
         c = make_client(server.url)
-        c.create_vector_bucket(vectorBucketName="replay")
-        c.create_index(
-            vectorBucketName="replay",
-            indexName="idx",
-            dataType="float32",
-            dimension=2,
-            distanceMetric="cosine",
-        )
+        create_bucket_and_index(c, "replay", "idx", 2)
     finally:
         server.stop()
     return (tmp_path / FILE_NAME).stat().st_size

@@ -15,6 +15,7 @@ import lambda_function
 import pytest
 from botocore.exceptions import ClientError
 from s3vl_local.s3vectors.server import EmulatorServer
+from support.s3vectors import create_float32_index
 
 # The handler builds its client per region: one that no other test uses gets this emulator's endpoint.
 HANDLER_REGION = "eu-central-2"
@@ -41,13 +42,7 @@ def hostile(client: Any) -> dict[str, Any]:
     """Two indexes of 250 vectors and one real token of each kind."""
     client.create_vector_bucket(vectorBucketName="hostile")
     for name in ("first", "second"):
-        client.create_index(
-            vectorBucketName="hostile",
-            indexName=name,
-            dataType="float32",
-            dimension=2,
-            distanceMetric="cosine",
-        )
+        create_float32_index(client, "hostile", name, 2)
         client.put_vectors(
             vectorBucketName="hostile",
             indexName=name,

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from s3vl_local import local_aws
 from s3vl_local.latency_profiles import profile
 from s3vl_local.s3vectors.server import EmulatorServer
+from support.s3vectors import create_float32_index
 
 DIM = 4
 
@@ -35,14 +36,7 @@ def aws_emulator() -> Iterator[EmulatorServer]:
 def _index(client: Any, name: str = "idx") -> dict[str, str]:
     if not client.list_vector_buckets()["vectorBuckets"]:
         client.create_vector_bucket(vectorBucketName="lat-bucket")
-    client.create_index(
-        vectorBucketName="lat-bucket",
-        indexName=name,
-        dataType="float32",
-        dimension=DIM,
-        distanceMetric="cosine",
-    )
-    return {"vectorBucketName": "lat-bucket", "indexName": name}
+    return create_float32_index(client, "lat-bucket", name, DIM)
 
 
 def _query_times(client: Any, selector: dict[str, str], n: int) -> list[float]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.s3vectors import create_bucket_and_index
 
 MB = 1024 * 1024
 DIM = 4096
@@ -30,13 +31,12 @@ def _page_length(item_bytes: int) -> int:
 @pytest.fixture(scope="module")
 def wide(client: Any) -> dict[str, str]:
     """200 vectors of 4096 dimensions (16 KiB of float32 each), keys k000..k199, 40 KB of metadata."""
-    client.create_vector_bucket(vectorBucketName="list-pages")
-    sel = {"vectorBucketName": "list-pages", "indexName": "wide"}
-    client.create_index(
-        **sel,
-        dataType="float32",
-        dimension=DIM,
-        distanceMetric="euclidean",
+    sel = create_bucket_and_index(
+        client,
+        "list-pages",
+        "wide",
+        DIM,
+        "euclidean",
         metadataConfiguration={"nonFilterableMetadataKeys": ["note"]},
     )
     for start in range(0, 200, 50):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 from s3vl_local.s3vectors.analyzers import analyze
+from support.s3vectors import create_bucket_and_index
 from tantivy import Filter, TextAnalyzerBuilder, Tokenizer
 
 from .paging import all_pages
@@ -125,13 +126,11 @@ FIELDS = {"plain": None, "en": "en", "fr": "fr", "de": "de", "es": "es"}
 @pytest.fixture(scope="module")
 def corpus(client: Any) -> dict[str, Any]:
     rng = np.random.default_rng(20261203)
-    client.create_vector_bucket(vectorBucketName="lang-bucket")
-    sel = {"vectorBucketName": "lang-bucket", "indexName": "lang"}
-    client.create_index(
-        **sel,
-        dataType="float32",
-        dimension=4,
-        distanceMetric="cosine",
+    sel = create_bucket_and_index(
+        client,
+        "lang-bucket",
+        "lang",
+        4,
         metadataConfiguration={
             "textSearchConfigurations": [
                 {"metadataKey": k, **({"language": lang} if lang else {})} for k, lang in FIELDS.items()

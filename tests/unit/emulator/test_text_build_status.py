@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from s3vl_local.s3vectors import text_status
 from s3vl_local.s3vectors.server import EmulatorServer
+from support.s3vectors import create_bucket_and_index
 
 from .conftest import make_client
 
@@ -32,12 +33,11 @@ def _query(c: Any) -> list[str]:
 
 
 def _setup(c: Any) -> None:
-    c.create_vector_bucket(vectorBucketName=SEL["vectorBucketName"])
-    c.create_index(
-        **SEL,
-        dataType="float32",
-        dimension=2,
-        distanceMetric="cosine",
+    create_bucket_and_index(
+        c,
+        SEL["vectorBucketName"],
+        SEL["indexName"],
+        2,
         metadataConfiguration={"textSearchConfigurations": [{"metadataKey": "title", "language": "en"}]},
     )
     c.put_vectors(

@@ -22,6 +22,7 @@ from s3vl_local.s3vectors import text_status
 from s3vl_local.s3vectors.model import service_model
 from s3vl_local.s3vectors.operations.queries import QUERY_PAGE_SIZE
 from s3vl_local.s3vectors.server import EmulatorServer
+from support.s3vectors import create_bucket_and_index, create_float32_index
 
 from .conftest import make_client
 from .paging import all_pages
@@ -91,13 +92,11 @@ def _random_text(rng: np.random.Generator) -> str:
 @pytest.fixture(scope="module")
 def corpus(client: Any) -> dict[str, Any]:
     rng = np.random.default_rng(20260715)
-    client.create_vector_bucket(vectorBucketName="text-bucket")
-    sel = {"vectorBucketName": "text-bucket", "indexName": "corpus"}
-    client.create_index(
-        **sel,
-        dataType="float32",
-        dimension=DIM,
-        distanceMetric="cosine",
+    sel = create_bucket_and_index(
+        client,
+        "text-bucket",
+        "corpus",
+        DIM,
         metadataConfiguration={
             "nonFilterableMetadataKeys": ["body"],
             "textSearchConfigurations": [{"metadataKey": "body"}, {"metadataKey": "tags"}],
@@ -318,12 +317,12 @@ def test_text_index_is_rebuilt_from_the_log_on_restart(
     server = EmulatorServer(data_dir=tmp_path).start()
     try:
         c = make_client(server.url)
-        c.create_vector_bucket(vectorBucketName=sel["vectorBucketName"])
-        c.create_index(
-            **sel,
-            dataType="float32",
-            dimension=2,
-            distanceMetric="euclidean",
+        create_bucket_and_index(
+            c,
+            sel["vectorBucketName"],
+            sel["indexName"],
+            2,
+            "euclidean",
             metadataConfiguration={"textSearchConfigurations": [{"metadataKey": "body"}]},
         )
         bodies = ["alpha", "beta beta", "alpha gamma beta", "delta", "alpha alpha alpha"]
@@ -365,11 +364,11 @@ def _classic_index(c: Any) -> dict[str, str]:
     if "classic-text" not in {b["vectorBucketName"] for b in c.list_vector_buckets()["vectorBuckets"]}:
         c.create_vector_bucket(vectorBucketName="classic-text")
         c.put_vector_bucket_default_index_mode(vectorBucketName="classic-text", defaultIndexMode="CLASSIC")
-        c.create_index(
-            **sel,
-            dataType="float32",
-            dimension=DIM,
-            distanceMetric="cosine",
+        create_float32_index(
+            c,
+            sel["vectorBucketName"],
+            sel["indexName"],
+            DIM,
             metadataConfiguration={"textSearchConfigurations": [{"metadataKey": "body"}]},
         )
     assert c.get_index(**sel)["index"]["indexMode"] == "CLASSIC"
