@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-AWS = str(Path(sys.executable).parent / "aws")
+from .aws_cli import run_s3vectors
 
 
 def _aws(emulator: Any, *args: str, via_env: bool = False) -> Any:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-west-2",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
-    endpoint = [] if via_env else ["--endpoint-url", emulator.url]
     if via_env:
-        env["AWS_ENDPOINT_URL_S3VECTORS"] = emulator.url
-    done = subprocess.run(
-        [AWS, "s3vectors", *args, *endpoint, "--output", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+        done = run_s3vectors(*args, env={"AWS_ENDPOINT_URL_S3VECTORS": emulator.url})
+    else:
+        done = run_s3vectors(*args, "--endpoint-url", emulator.url, env={})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else {}
 

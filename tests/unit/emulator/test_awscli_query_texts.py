@@ -6,35 +6,23 @@ awscli 1.46 bundles botocore 1.43.62, whose model lacks --query-texts; the same 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from s3vl_local.awscli_model import write_model_dir
 from support.s3vectors import create_bucket_and_index
 
-AWS = str(Path(sys.executable).parent / "aws")
+from .aws_cli import run_s3vectors
+
 SEL = ["--vector-bucket-name", "cli-text", "--index-name", "products"]
 
 
 def _aws(emulator: Any, data_path: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-west-2",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_ENDPOINT_URL_S3VECTORS": emulator.url,
-    }
+    env = {"AWS_ENDPOINT_URL_S3VECTORS": emulator.url}
     if data_path is not None:
         env["AWS_DATA_PATH"] = str(data_path)
-    return subprocess.run(
-        [AWS, "s3vectors", *args, "--output", "json"], env=env, capture_output=True, text=True, timeout=60
-    )
+    return run_s3vectors(*args, env=env)
 
 
 def test_cli_query_texts_with_boto3_model_equals_boto3(emulator: Any, client: Any, tmp_path: Path) -> None:
