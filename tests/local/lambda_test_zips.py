@@ -1,9 +1,13 @@
-"""Handler zips built by the tests: one handler whose behaviour the event chooses, and a second version."""
+"""Handler zips built by the tests (one handler whose behaviour the event chooses, and a second version),
+and the functions created from them."""
 
 from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
+
+from s3vl_local import local_aws
 
 BEHAVIOURS_HANDLER = """
 import os
@@ -62,3 +66,16 @@ def build_zip(handler_source: str, module: str = "lambda_function") -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{module}.py", handler_source)
     return buffer.getvalue()
+
+
+def create_function(lam: Any, name: str, zip_bytes: bytes | None = None, **extra: Any) -> None:
+    """Create Python function `name` from `zip_bytes` (by default the behaviours handler) with boto3 client
+    `lam`; `extra` goes to CreateFunction as is (Timeout, ...)."""
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=f"arn:aws:iam::{local_aws.ACCOUNT}:role/s3vl-test",
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": build_zip(BEHAVIOURS_HANDLER) if zip_bytes is None else zip_bytes},
+        **extra,
+    )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from lambda_test_zips import BEHAVIOURS_HANDLER, build_zip
+from lambda_test_zips import BEHAVIOURS_HANDLER, build_zip, create_function
 from s3vl_local import local_aws
 from s3vl_local.lambda_service.server import LambdaService
 
@@ -40,13 +40,7 @@ OPERATIONS: dict[str, Callable[[Any, str], Any]] = {
 @pytest.fixture(scope="module")
 def client(lambda_service: LambdaService) -> Any:
     lam = local_aws.client("lambda", lambda_service.url, Config(retries={"max_attempts": 1}))
-    lam.create_function(
-        FunctionName=FUNCTION,
-        Runtime="python3.11",
-        Role=f"arn:aws:iam::{local_aws.ACCOUNT}:role/s3vl-test",
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": build_zip(BEHAVIOURS_HANDLER)},
-    )
+    create_function(lam, FUNCTION)
     return lam
 
 

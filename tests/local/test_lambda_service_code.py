@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from lambda_test_zips import BEHAVIOURS_HANDLER, build_zip
+from lambda_test_zips import BEHAVIOURS_HANDLER, build_zip, create_function
 from s3vl_local import local_aws
 from s3vl_local.lambda_service.server import LambdaService
 
@@ -47,13 +47,7 @@ def _corrupt() -> bytes:
 @pytest.fixture(scope="module")
 def client(lambda_service: LambdaService) -> Any:
     lam = local_aws.client("lambda", lambda_service.url, Config(retries={"max_attempts": 1}))
-    lam.create_function(
-        FunctionName=FUNCTION,
-        Runtime="python3.11",
-        Role=f"arn:aws:iam::{local_aws.ACCOUNT}:role/s3vl-test",
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": build_zip(BEHAVIOURS_HANDLER)},
-    )
+    create_function(lam, FUNCTION)
     return lam
 
 
@@ -121,13 +115,7 @@ def test_zip_file_field_of_the_wrong_type_is_a_client_error(
 
 def test_zip_without_the_handler_module_is_accepted_and_its_invocation_fails_to_import(client: Any) -> None:
     other = build_zip("def lambda_handler(event, context):\n    return {}\n", module="other_module")
-    client.create_function(
-        FunctionName=FUNCTION + "-nohandler",
-        Runtime="python3.11",
-        Role=f"arn:aws:iam::{local_aws.ACCOUNT}:role/s3vl-test",
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": other},
-    )
+    create_function(client, FUNCTION + "-nohandler", other)
     answer = client.invoke(FunctionName=FUNCTION + "-nohandler", Payload=b"{}")
     assert answer["StatusCode"] == 200 and answer["FunctionError"] == "Unhandled"
     error = json.loads(answer["Payload"].read())

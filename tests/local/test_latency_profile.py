@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_test_zips import BEHAVIOURS_HANDLER, build_zip
+from lambda_test_zips import create_function
 from s3vl_local import cli, local_aws
 from s3vl_local.lambda_service.server import SERVICE_PATH, LambdaService
 from s3vl_local.postgres import make_shared_dir
@@ -24,13 +24,7 @@ from support.s3vectors import create_bucket_and_index
 def _invoke_times(service: LambdaService, n: int) -> tuple[float, list[float]]:
     """(the first, cold, invocation's seconds, the warm ones' seconds)."""
     client = local_aws.client("lambda", service.url)
-    client.create_function(
-        FunctionName="latency",
-        Runtime="python3.11",
-        Role=f"arn:aws:iam::{local_aws.ACCOUNT}:role/s3vl-test",
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": build_zip(BEHAVIOURS_HANDLER)},
-    )
+    create_function(client, "latency")
     times = []
     for _ in range(n + 1):
         started = time.perf_counter()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from lambda_test_zips import BEHAVIOURS_HANDLER, build_zip
+from lambda_test_zips import create_function
 from s3vl_local import local_aws
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.lambda_service.server import LambdaService
@@ -22,14 +22,7 @@ CALL = f"SELECT payload FROM aws_lambda.invoke('{FN}', %s::json)"
 
 
 def _create_function(service: LambdaService) -> None:
-    local_aws.client("lambda", service.url).create_function(
-        FunctionName=FN,
-        Runtime="python3.11",
-        Role="arn:aws:iam::000000000000:role/s3vl-test",
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": build_zip(BEHAVIOURS_HANDLER)},
-        Timeout=5,
-    )
+    create_function(local_aws.client("lambda", service.url), FN, Timeout=5)
 
 
 @pytest.fixture(scope="module")

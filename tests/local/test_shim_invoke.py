@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from lambda_test_zips import BEHAVIOURS_HANDLER, build_zip
+from lambda_test_zips import create_function
 from s3vl_local import local_aws
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.lambda_service.server import LambdaService
@@ -24,14 +24,7 @@ ARN = f"arn:aws:lambda:us-west-2:000000000000:function:{FN}"
 @pytest.fixture(scope="module")
 def dsn(pg_cluster: PostgresCluster, lambda_service: LambdaService) -> Iterator[str]:
     client = local_aws.client("lambda", lambda_service.url)
-    client.create_function(
-        FunctionName=FN,
-        Runtime="python3.11",
-        Role="arn:aws:iam::000000000000:role/s3vl-test",
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": build_zip(BEHAVIOURS_HANDLER)},
-        Timeout=2,
-    )
+    create_function(client, FN, Timeout=2)
     pg_cluster.create_database(DB)
     install_shim(pg_cluster, DB, lambda_service.url)
     yield pg_cluster.dsn(dbname=DB)
