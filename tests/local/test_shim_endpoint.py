@@ -48,11 +48,6 @@ def listener() -> Iterator[Listener]:
 
 
 @pytest.fixture(scope="module")
-def closed_endpoint(refused_port: int) -> str:
-    return f"http://127.0.0.1:{refused_port}"
-
-
-@pytest.fixture(scope="module")
 def dsn(pg_cluster: PostgresCluster, closed_endpoint: str) -> Iterator[str]:
     """The shim pointed at a closed port: a call that goes where the configuration says fails with 08001."""
     pg_cluster.create_database(DB)

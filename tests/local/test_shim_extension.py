@@ -17,17 +17,13 @@ from s3vl_local.aurora_shim.installer import (
     install_shim,
 )
 from s3vl_local.postgres import PostgresCluster, PostgresError
+from sql_errors import sql_error
 
 # The shim as it was before it was an extension: its own SQL plus two catalog rows in pg_extension.
 SHIM_BEFORE_EXTENSION = Path(__file__).with_name("shim_before_extension.sql")
 CALL = "SELECT * FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn('f'), '{}'::json)"
 ROLE = "shim_ext_caller"
 TEXT_JSONB_INVOKE = "aws_lambda.invoke(text, jsonb, text, text, text, jsonb, varchar)"
-
-
-@pytest.fixture(scope="module")
-def closed_endpoint(refused_port: int) -> str:
-    return f"http://127.0.0.1:{refused_port}"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,15 +54,6 @@ def _installed(dsn: str) -> list[tuple[Any, ...]]:
         "FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname "
         "WHERE e.extname LIKE 'aws%' ORDER BY 1",
     )
-
-
-def _caller_error(dsn: str) -> psycopg.Error:
-    with (
-        psycopg.connect(dsn.replace("user=postgres", f"user={ROLE}"), autocommit=True) as conn,
-        pytest.raises(psycopg.Error) as caught,
-    ):
-        conn.execute(CALL)
-    return caught.value
 
 
 def _grant_caller(dsn: str) -> None:
@@ -143,7 +130,7 @@ def test_install_upgrades_a_shim_from_before_it_was_an_extension(
 
     assert _installed(dsn) == [("aws_commons", "1.2", True, True), ("aws_lambda", "1.0", True, True)]
     # The role's grants survived the upgrade: its call reaches the (closed) endpoint.
-    assert _caller_error(dsn).sqlstate == "08001"
+    assert sql_error(dsn, CALL, ROLE).sqlstate == "08001"
     public = _rows(
         dsn,
         "SELECT p.proname, bool_or(has_function_privilege('public', p.oid, 'EXECUTE')) FROM pg_proc p "
@@ -167,7 +154,7 @@ def test_install_reinstalls_an_extension_from_an_older_script_and_keeps_grants(
     install_shim(pg_cluster, "shim_ext_older", closed_endpoint)
     assert _installed(dsn) == [("aws_commons", "1.2", True, True), ("aws_lambda", "1.0", True, True)]
     assert _rows(dsn, f"SELECT to_regprocedure('{TEXT_JSONB_INVOKE}') IS NOT NULL") == [(True,)]
-    assert _caller_error(dsn).sqlstate == "08001"
+    assert sql_error(dsn, CALL, ROLE).sqlstate == "08001"
 
 
 def test_a_second_install_changes_nothing(pg_cluster: PostgresCluster, closed_endpoint: str) -> None:

@@ -14,6 +14,7 @@ from s3vl_local import local_aws
 from s3vl_local.aurora_shim import aws_lambda_client
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.postgres import PostgresCluster
+from sql_errors import sql_error
 
 DB = "shim_surface"
 
@@ -25,24 +26,10 @@ def test_shim_names_the_stacks_region_and_account() -> None:
 
 
 @pytest.fixture(scope="module")
-def closed_endpoint(refused_port: int) -> str:
-    return f"http://127.0.0.1:{refused_port}"
-
-
-@pytest.fixture(scope="module")
 def shim_db(pg_cluster: PostgresCluster, closed_endpoint: str) -> Iterator[str]:
     pg_cluster.create_database(DB)
     install_shim(pg_cluster, DB, closed_endpoint)
     yield pg_cluster.dsn(dbname=DB)
-
-
-def _error(dsn: str, sql: str, user: str = "postgres") -> psycopg.Error:
-    with (
-        psycopg.connect(dsn.replace("user=postgres", f"user={user}"), autocommit=True) as conn,
-        pytest.raises(psycopg.Error) as caught,
-    ):
-        conn.execute(sql)
-    return caught.value
 
 
 def test_function_surface_matches_aurora(shim_db: str) -> None:
@@ -123,7 +110,7 @@ def test_settings_have_aurora_defaults_and_session_overrides(shim_db: str, close
 
 @pytest.mark.parametrize("value", ["0", "900001", "soon"])
 def test_out_of_range_timeout_setting_is_refused(shim_db: str, value: str) -> None:
-    error = _error(
+    error = sql_error(
         shim_db,
         f"SET aws_lambda.request_timeout_ms = '{value}'; SELECT * FROM aws_lambda.invoke('f', '{{}}'::json)",
     )
@@ -134,7 +121,7 @@ def test_out_of_range_timeout_setting_is_refused(shim_db: str, value: str) -> No
 
 
 def test_network_failure_raises_invoke_api_failed(shim_db: str, closed_endpoint: str) -> None:
-    error = _error(shim_db, "SELECT * FROM aws_lambda.invoke('s3vl-vector-query', '{}'::jsonb)")
+    error = sql_error(shim_db, "SELECT * FROM aws_lambda.invoke('s3vl-vector-query', '{}'::jsonb)")
     assert error.sqlstate == "08001"
     assert error.diag.message_primary == "invoke API failed"
     detail = error.diag.message_detail or ""
@@ -143,7 +130,7 @@ def test_network_failure_raises_invoke_api_failed(shim_db: str, closed_endpoint:
 
 
 def test_uncast_payload_is_ambiguous_as_on_aurora(shim_db: str) -> None:
-    error = _error(shim_db, "SELECT * FROM aws_lambda.invoke('f', '{\"a\": 1}')")
+    error = sql_error(shim_db, "SELECT * FROM aws_lambda.invoke('f', '{\"a\": 1}')")
     assert error.sqlstate == "42725"  # ambiguous_function: cast the payload to json or jsonb
 
 
@@ -156,17 +143,17 @@ def test_role_without_grants_is_refused_and_grants_suffice(shim_db: str) -> None
         conn.execute("GRANT USAGE ON SCHEMA aws_lambda TO shim_granted")
         conn.execute("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA aws_lambda TO shim_granted")
     call = "SELECT * FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn('f'), '{}'::json)"
-    no_schema = _error(shim_db, call, user="shim_nogrant")
+    no_schema = sql_error(shim_db, call, user="shim_nogrant")
     assert no_schema.sqlstate == "42501"
     assert "schema aws_lambda" in no_schema.diag.message_primary
-    no_execute = _error(shim_db, call, user="shim_usage_only")
+    no_execute = sql_error(shim_db, call, user="shim_usage_only")
     assert no_execute.sqlstate == "42501"
     assert "function invoke" in no_execute.diag.message_primary
     # With both grants the call gets through to the (closed) endpoint: the grants are all it needs.
-    granted = _error(shim_db, call, user="shim_granted")
+    granted = sql_error(shim_db, call, user="shim_granted")
     assert granted.sqlstate == "08001"
     # The private HTTP client is not callable directly.
-    private = _error(
+    private = sql_error(
         shim_db,
         "SELECT * FROM aws_lambda_local.invoke_api('f', NULL, '{}', 'Event', NULL, NULL, NULL, "
         "'http://127.0.0.1:9', NULL, NULL)",

@@ -15,6 +15,7 @@ from s3vl_local import local_aws
 from s3vl_local.aurora_shim.installer import install_shim
 from s3vl_local.lambda_service.server import LambdaService
 from s3vl_local.postgres import PostgresCluster
+from sql_errors import sql_error
 
 DB = "shim_invoke"
 FN = "shim-behaviours"
@@ -36,15 +37,6 @@ def one(dsn: str, sql: str, *params: Any) -> tuple[Any, ...]:
         row = conn.execute(sql, params).fetchone()
     assert row is not None
     return tuple(row)
-
-
-def error(dsn: str, sql: str, setup: str | None = None) -> psycopg.Error:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        if setup:
-            conn.execute(setup)
-        with pytest.raises(psycopg.Error) as caught:
-            conn.execute(sql)
-    return caught.value
 
 
 K = "'{\"k\": 1}'"
@@ -112,12 +104,14 @@ def test_pitfall_third_positional_argument_is_region_not_invocation_type(dsn: st
     )
     assert status == 200 and payload["echo"] == {}
     # ...and Aurora names that region in its error messages.
-    err = error(dsn, f"SELECT * FROM aws_lambda.invoke('{FN}', '{{\"raise\": \"x\"}}'::json, 'us-west-2')")
+    err = sql_error(
+        dsn, f"SELECT * FROM aws_lambda.invoke('{FN}', '{{\"raise\": \"x\"}}'::json, 'us-west-2')"
+    )
     assert f'"arn:aws:lambda:us-west-2:000000000000:function:{FN}"' in (err.diag.message_detail or "")
 
 
 def test_pitfall_quoted_composite_literal_resolves_to_the_text_overload(dsn: str) -> None:
-    err = error(dsn, f"SELECT * FROM aws_lambda.invoke('({FN},us-west-2)', '{{}}'::json)")
+    err = sql_error(dsn, f"SELECT * FROM aws_lambda.invoke('({FN},us-west-2)', '{{}}'::json)")
     assert err.sqlstate == "39000"
     assert err.diag.message_primary == "invoke API failed"
     assert "ValidationException" in (err.diag.message_detail or "")
@@ -125,7 +119,9 @@ def test_pitfall_quoted_composite_literal_resolves_to_the_text_overload(dsn: str
 
 
 def test_function_error_raises_lambda_invocation_failed(dsn: str) -> None:
-    err = error(dsn, f"SELECT * FROM aws_lambda.invoke('{FN}', '{{\"raise\": \"index missing\"}}'::jsonb)")
+    err = sql_error(
+        dsn, f"SELECT * FROM aws_lambda.invoke('{FN}', '{{\"raise\": \"index missing\"}}'::jsonb)"
+    )
     assert err.sqlstate == "38000"
     assert err.diag.message_primary == "lambda invocation failed"
     assert (
@@ -134,7 +130,7 @@ def test_function_error_raises_lambda_invocation_failed(dsn: str) -> None:
 
 
 def test_function_timeout_raises_lambda_invocation_failed(dsn: str) -> None:
-    err = error(
+    err = sql_error(
         dsn,
         f"SELECT * FROM aws_lambda.invoke('{FN}', '{{\"sleep\": 10}}'::json)",
         setup="SET aws_lambda.request_timeout_ms = 8000",
@@ -145,14 +141,14 @@ def test_function_timeout_raises_lambda_invocation_failed(dsn: str) -> None:
 
 
 def test_crash_raises_lambda_invocation_failed(dsn: str) -> None:
-    err = error(dsn, f"SELECT * FROM aws_lambda.invoke('{FN}', '{{\"exit\": 7}}'::json)")
+    err = sql_error(dsn, f"SELECT * FROM aws_lambda.invoke('{FN}', '{{\"exit\": 7}}'::json)")
     assert err.sqlstate == "38000"
     assert "Runtime.ExitError: RequestId: " in (err.diag.message_detail or "")
     assert "exit status 7" in (err.diag.message_detail or "")
 
 
 def test_request_timeout_setting_bounds_a_synchronous_call(dsn: str) -> None:
-    err = error(
+    err = sql_error(
         dsn,
         f"SELECT * FROM aws_lambda.invoke('{FN}', '{{\"sleep\": 1}}'::json)",
         setup="SET aws_lambda.request_timeout_ms = 200",
@@ -164,15 +160,15 @@ def test_request_timeout_setting_bounds_a_synchronous_call(dsn: str) -> None:
 
 
 def test_unknown_function_and_qualifier_raise_invoke_api_failed(dsn: str) -> None:
-    missing = error(dsn, "SELECT * FROM aws_lambda.invoke('no-such-function', '{}'::json)")
+    missing = sql_error(dsn, "SELECT * FROM aws_lambda.invoke('no-such-function', '{}'::json)")
     assert missing.sqlstate == "39000"
     assert "ResourceNotFoundException: Function not found" in (missing.diag.message_detail or "")
-    bad_type = error(
+    bad_type = sql_error(
         dsn, f"SELECT * FROM aws_lambda.invoke('{FN}', '{{}}'::json, invocation_type => 'event')"
     )
     assert bad_type.sqlstate == "39000"
     assert "ValidationException" in (bad_type.diag.message_detail or "")
-    version = error(dsn, f"SELECT * FROM aws_lambda.invoke('{FN}', '{{}}'::json, qualifier => '3')")
+    version = sql_error(dsn, f"SELECT * FROM aws_lambda.invoke('{FN}', '{{}}'::json, qualifier => '3')")
     assert f"Function not found: {ARN}:3" in (version.diag.message_detail or "")
 
 
