@@ -13,10 +13,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from s3vl_local import local_aws
 from s3vl_local.latency_profiles import profile
+from s3vl_local.s3vectors.latency import EmulatorLatency, TooManyRequestsException
 from s3vl_local.s3vectors.server import EmulatorServer
 from support.s3vectors import create_float32_index
 
 DIM = 4
+ARN_PREFIX = "arn:aws:s3vectors:us-west-2:000000000000:bucket/"
 
 
 def make_client(url: str) -> Any:
@@ -133,6 +135,14 @@ def test_queries_over_200_per_second_on_one_index_are_throttled(aws_emulator: Em
     assert ok[0] <= 200 + 200 * elapsed  # one second's burst, then 200/s
     # The limit is per index: another index still answers.
     other.query_vectors(**other_index, topK=1, queryVector={"float32": [1.0, 0.0, 0.0, 0.0]})
+
+
+def test_an_index_named_by_arn_shares_the_rate_of_the_index_named_by_names() -> None:
+    latency = EmulatorLatency("aws")
+    keys = [f"k{i}" for i in range(2500)]  # one second's worth of the 2,500 vectors a second
+    latency.before("DeleteVectors", {"indexArn": f"{ARN_PREFIX}lat-bucket/index/idx", "keys": keys})
+    with pytest.raises(TooManyRequestsException, match="Index lat-bucket/idx is over its rate of 2500"):
+        latency.before("DeleteVectors", {"vectorBucketName": "lat-bucket", "indexName": "idx", "keys": keys})
 
 
 def test_an_unknown_profile_is_refused_with_the_known_ones() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..latency_profiles import DEFAULT_SEED, NONE, Profile, SeededDelays, TokenBucket, profile
 from .errors import S3VectorsError
+from .validation import INDEX_ARN
 
 _QUERY = ("QueryVectors",)
 _READS = ("GetVectors", "ListVectors")
@@ -70,9 +71,9 @@ class EmulatorLatency:
 def _index_of(params: dict[str, Any]) -> str | None:
     """The index a data-plane request names, as bucket/index, by ARN or by names."""
     arn = params.get("indexArn")
-    if isinstance(arn, str) and "/index/" in arn:
-        bucket, _, name = arn.split(":bucket/", 1)[-1].partition("/index/")
-        return f"{bucket}/{name}"
+    match = INDEX_ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if match:
+        return f"{match['bucket']}/{match['index']}"
     bucket, name = params.get("vectorBucketName"), params.get("indexName")
     if isinstance(bucket, str) and isinstance(name, str):
         return f"{bucket}/{name}"
