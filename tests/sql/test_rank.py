@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from .conftest import BUCKET, SqlStack
+from .conftest import BUCKET, SqlStack, create_index
 
 N, DIM = 25_000, 16
 
@@ -35,24 +35,6 @@ class Ranked:
         return [(self.keys[rows[i]], float(d[i])) for i in order]
 
 
-def _put(
-    client: Any, name: str, metric: str, keys: list[str], data: np.ndarray, meta: list[dict[str, Any]]
-) -> str:
-    client.create_index(
-        vectorBucketName=BUCKET, indexName=name, dataType="float32", dimension=DIM, distanceMetric=metric
-    )
-    for start in range(0, len(keys), 500):
-        client.put_vectors(
-            vectorBucketName=BUCKET,
-            indexName=name,
-            vectors=[
-                {"key": keys[i], "data": {"float32": data[i].tolist()}, "metadata": meta[i]}
-                for i in range(start, min(start + 500, len(keys)))
-            ],
-        )
-    return str(client.get_index(vectorBucketName=BUCKET, indexName=name)["index"]["indexArn"])
-
-
 @pytest.fixture(scope="module")
 def ranked(sql_stack: SqlStack) -> Iterator[dict[str, Ranked]]:
     client = sql_stack.s3vectors()
@@ -64,7 +46,7 @@ def ranked(sql_stack: SqlStack) -> Iterator[dict[str, Ranked]]:
         for metric in ("cosine", "euclidean"):
             data = rng.standard_normal((N, DIM)).astype(np.float32)
             name = f"rank-{metric}"
-            arn = _put(client, name, metric, keys, data, meta)
+            arn = create_index(client, name, DIM, metric, keys, data, meta)
             conn.execute("SELECT s3vl.register_index(%s, %s)", (name, arn))
             found[metric] = Ranked(name, metric, keys, data)
     yield found
@@ -237,7 +219,9 @@ def test_classic_filter_is_short_and_search_recovers_it(
     keys = [f"v{i:05d}" for i in range(n)]
     data = rng.standard_normal((n, DIM)).astype(np.float32)
     # A 0.1 % filter: 20 of 20,000 vectors.
-    arn = _put(client, "rank-modes", "cosine", keys, data, [{"sel": i % 1000 == 7} for i in range(n)])
+    arn = create_index(
+        client, "rank-modes", DIM, "cosine", keys, data, [{"sel": i % 1000 == 7} for i in range(n)]
+    )
     index = Ranked("rank-modes", "cosine", keys, data)
     conn.execute("SELECT s3vl.register_index('rank-modes', %s)", (arn,))
     query = rng.standard_normal(DIM)

@@ -12,7 +12,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from .conftest import BUCKET, SqlStack, raises_sqlstate
+from .conftest import SqlStack, create_index, raises_sqlstate
 
 WORDS = [
     *("red", "blue", "green", "black", "white", "running", "trail", "walking", "shoes", "boots"),
@@ -36,26 +36,6 @@ def _documents(rng: np.random.Generator) -> list[dict[str, Any]]:
     ]
 
 
-def _create(client: Any, name: str, keys: list[str], data: np.ndarray, meta: list[dict[str, Any]]) -> str:
-    client.create_index(
-        vectorBucketName=BUCKET,
-        indexName=name,
-        dataType="float32",
-        dimension=data.shape[1],
-        distanceMetric="cosine",
-    )
-    for start in range(0, len(keys), 500):
-        client.put_vectors(
-            vectorBucketName=BUCKET,
-            indexName=name,
-            vectors=[
-                {"key": keys[i], "data": {"float32": data[i].tolist()}, "metadata": meta[i]}
-                for i in range(start, min(start + 500, len(keys)))
-            ],
-        )
-    return str(client.get_index(vectorBucketName=BUCKET, indexName=name)["index"]["indexArn"])
-
-
 @pytest.fixture(scope="module")
 def products(sql_stack: SqlStack) -> Iterator[dict[str, Any]]:
     """Index text-products, made ENHANCED and full-text searchable on description and title from SQL,
@@ -65,7 +45,10 @@ def products(sql_stack: SqlStack) -> Iterator[dict[str, Any]]:
     keys = [f"p{i:04d}" for i in range(N)]
     meta = _documents(rng)
     data = rng.standard_normal((N, DIM)).astype(np.float32)
-    arns = {name: _create(client, name, keys, data, meta) for name in ("text-products", "text-classic")}
+    arns = {
+        name: create_index(client, name, DIM, "cosine", keys, data, meta)
+        for name in ("text-products", "text-classic")
+    }
     with sql_stack.connect() as conn:
         for name, arn in arns.items():
             conn.execute("SELECT s3vl.register_index(%s, %s)", (name, arn))
@@ -300,7 +283,9 @@ def test_validate_config_warns_about_a_key_still_building(sql_stack: SqlStack, c
     rng = np.random.default_rng(161)
     keys = [f"b{i:05d}" for i in range(n)]
     meta = [{"description": f"item {i % 97}"} for i in range(n)]
-    arn = _create(client, "text-building", keys, rng.standard_normal((n, 2)).astype(np.float32), meta)
+    arn = create_index(
+        client, "text-building", 2, "cosine", keys, rng.standard_normal((n, 2)).astype(np.float32), meta
+    )
     client.update_index_mode(indexArn=arn, indexMode="ENHANCED")
     conn.execute("SELECT s3vl.register_index('text-building', %s)", (arn,))
     (status,) = conn.execute("SELECT s3vl.configure_text_search('text-building', 'description')").fetchone()
