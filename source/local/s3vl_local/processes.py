@@ -16,20 +16,17 @@ def is_alive(pid: int) -> bool:
         return False
     except PermissionError:
         pass
+    return _state(pid) not in (None, "Z")
+
+
+def _state(pid: int) -> str | None:
+    """The state letter of `pid` (R, S, T when stopped, Z when a zombie, ...); None when it does not exist."""
     try:
         # /proc/PID/stat: "pid (comm) state ..."; comm may contain spaces, the state follows the last ')'.
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _is_stopped(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] == "T"
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
 
 
 def wait_until_dead(pid: int, timeout_s: float) -> bool:
@@ -49,7 +46,7 @@ def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
         # it is stopped, or just as it resumes, may go to another of its threads, and a Python program
         # blocked in its main thread never acts on it. For the same reason SIGTERM is repeated each second.
         while is_alive(pid):
-            if _is_stopped(pid):
+            if _state(pid) == "T":
                 os.kill(pid, signal.SIGCONT)
                 time.sleep(0.1)
             os.kill(pid, signal.SIGTERM)
