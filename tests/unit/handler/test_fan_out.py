@@ -1,5 +1,5 @@
-"""operations.threads.fan_out, the one fan-out of get_vectors and rank_vectors: batch order, the failure
-raised, and the DEADLINE_EXCEEDED message that names the caller's fix."""
+"""operations.threads.fan_out, the one fan-out of get_vectors, rank_vectors and query_vectors_batch: item
+order, the failure raised, and the DEADLINE_EXCEEDED message that names the caller's fix."""
 
 from __future__ import annotations
 

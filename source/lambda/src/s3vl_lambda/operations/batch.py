@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Any
 
 from .. import deadline
@@ -28,7 +28,7 @@ from ..requests import QueryRequest
 from ..validation import IndexArn
 from . import query
 from .backoff import with_backoff
-from .threads import Counter, LazyPool
+from .threads import Counter, LazyPool, fan_out
 
 # Backoff after a 429: full jitter over base * 2^attempt, capped; attempts end with the function's time.
 BACKOFF_BASE_S = 0.05
@@ -43,9 +43,8 @@ HEDGE_AFTER_S = 0.01
 # in C (~0.3 ms); a group query sends the same vector 8 to 16 times.
 _STAND_IN = [1.0]
 _vector = threading.local()  # .value: the vector of the query this thread is sending
-_fast_clients: set[int] = set()
+_HOOK_ID = "s3vl-batch-put-vector"
 
-_clients_lock = threading.Lock()
 # The container's batch threads, created on the first batch and reused by the next invocations.
 _executor = LazyPool(BATCH_CONCURRENCY, "s3vl-batch")
 # The threads of a group's member queries, apart from the batch threads that wait for them (so that a
@@ -73,7 +72,15 @@ def run(request: BatchQueryRequest) -> dict[str, Any]:
             raise _naming(exc, request.first_query_index + position, index if group else None) from exc
 
     units = [(q, m) for q in range(len(request.query_vectors)) for m in range(len(request.indexes))]
-    answers = _fan_out(one, units)
+    # In (query, member) order, so the failure raised is the one of the lowest query_index.
+    parts_in_order = fan_out(
+        _executor,
+        lambda unit: one(*unit),
+        units,
+        "send fewer query vectors per invocation or raise the Lambda timeout",
+        what="queries of the batch",
+    )
+    answers = dict(zip(units, parts_in_order, strict=True))
     results = []
     metric: str | None = None
     calls = 0
@@ -136,10 +143,9 @@ def _with_backoff(single: QueryRequest, throttled: Counter) -> dict[str, Any]:
 def _fast_client(region: str) -> Any:
     """The region's one-attempt client (the backoff is _with_backoff's), with the vector put in by JSON."""
     client = client_for(region, attempts=1)
-    with _clients_lock:
-        if id(client) not in _fast_clients:
-            client.meta.events.register("before-call.s3vectors.QueryVectors", _put_vector)
-            _fast_clients.add(id(client))
+    client.meta.events.register(
+        "before-call.s3vectors.QueryVectors", _put_vector, unique_id=_HOOK_ID
+    )  # registering the same unique_id again is a no-op
     return client
 
 
@@ -176,28 +182,3 @@ def _naming(exc: HandlerError, query_index: int, member: IndexArn | None) -> Han
         aws_request_id=exc.aws_request_id,
         http_status=exc.http_status,
     )
-
-
-def _fan_out(work: Any, units: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:
-    if len(units) == 1:
-        return {units[0]: work(*units[0])}
-    # Bound to this invocation's deadline: a query still retrying after the answer makes no new attempt.
-    bound = deadline.bound_to(deadline.current(), work)
-    futures: dict[tuple[int, int], Future[dict[str, Any]]] = {
-        unit: _executor().submit(bound, *unit) for unit in units
-    }
-    timeout = max(deadline.current().remaining_s(), 0.0)
-    done, pending = wait(futures.values(), timeout=timeout, return_when=FIRST_EXCEPTION)
-    failed = [unit for unit, future in futures.items() if future in done and future.exception() is not None]
-    if failed or pending:
-        for future in pending:
-            future.cancel()
-    if failed:  # the lowest query_index among the failures is the one reported
-        raise futures[min(failed)].exception()  # type: ignore[misc]
-    if pending:
-        raise HandlerError(
-            "DEADLINE_EXCEEDED",
-            f"{len(pending)} of {len(units)} queries of the batch had not finished when the function's time "
-            "ran out: send fewer query vectors per invocation or raise the Lambda timeout",
-        )
-    return {unit: future.result() for unit, future in futures.items()}

@@ -11,6 +11,7 @@ from .. import deadline
 from ..errors import HandlerError
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class LazyPool:
@@ -43,15 +44,22 @@ class Counter:
             self.value += count
 
 
-def fan_out(pool: LazyPool, work: Callable[[list[str]], T], batches: list[list[str]], fix: str) -> list[T]:
-    """`work` of every batch of keys, in batch order, on the pool's threads (one batch runs in this thread);
-    the first failure in batch order is the one raised. fix: what to do when the function's time runs out
-    before every GetVectors batch has finished."""
-    if len(batches) == 1:
-        return [work(batches[0])]
-    # Bound to this invocation's deadline: a batch still retrying after the answer makes no new attempt.
+def fan_out(
+    pool: LazyPool,
+    work: Callable[[U], T],
+    items: list[U],
+    fix: str,
+    *,
+    what: str = "GetVectors batches",
+) -> list[T]:
+    """`work` of every item (a batch of keys, a query), in item order, on the pool's threads (a single item
+    runs in this thread); the first failure in item order is the one raised. what: the items' name, and
+    fix: what to do, in the error raised when the function's time runs out before every item has finished."""
+    if len(items) == 1:
+        return [work(items[0])]
+    # Bound to this invocation's deadline: an item still retrying after the answer makes no new attempt.
     bound = deadline.bound_to(deadline.current(), work)
-    futures: list[Future[T]] = [pool().submit(bound, batch) for batch in batches]
+    futures: list[Future[T]] = [pool().submit(bound, item) for item in items]
     done, pending = wait(
         futures, timeout=max(deadline.current().remaining_s(), 0.0), return_when=FIRST_EXCEPTION
     )
@@ -63,7 +71,6 @@ def fan_out(pool: LazyPool, work: Callable[[list[str]], T], batches: list[list[s
     if pending:
         raise HandlerError(
             "DEADLINE_EXCEEDED",
-            f"{len(pending)} of {len(batches)} GetVectors batches had not finished when the function's time "
-            f"ran out: {fix}",
+            f"{len(pending)} of {len(items)} {what} had not finished when the function's time ran out: {fix}",
         )
     return [future.result() for future in futures]
