@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,17 @@ def make_client(url: str, validate: bool = True) -> Any:
     return local_aws.client(
         "s3vectors", url, config=Config(parameter_validation=validate, retries={"max_attempts": 1})
     )
+
+
+@contextlib.contextmanager
+def emulator_on(data_dir: Path) -> Iterator[Any]:
+    """A client of an emulator that keeps its data in `data_dir`, stopped on leaving whatever happened;
+    its URL is the client's meta.endpoint_url."""
+    server = EmulatorServer(data_dir=data_dir).start()
+    try:
+        yield make_client(server.url)
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from s3vl_local.s3vectors.server import EmulatorServer
 from s3vl_local.s3vectors.wal import RecoveryError
 from support.s3vectors import create_bucket_and_index, create_float32_index
 
-from .conftest import make_client
+from .conftest import emulator_on, make_client
 
 SRC = str(Path(__file__).resolve().parents[3] / "source" / "local")
 SEL = {"vectorBucketName": "compact", "indexName": "idx"}
@@ -252,11 +252,8 @@ def test_acknowledged_overwrites_survive_kill_9_during_constant_compaction(tmp_p
             process.kill()
             process.wait()
     assert (tmp_path / snapshot.FILE_NAME).exists()
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        got = make_client(server.url).list_vectors(**SEL, returnMetadata=True, maxResults=1000)["vectors"]
-    finally:
-        server.stop()
+    with emulator_on(tmp_path) as c:
+        got = c.list_vectors(**SEL, returnMetadata=True, maxResults=1000)["vectors"]
     rounds = {v["key"]: v["metadata"]["round"] for v in got}
     assert set(rounds) == set(acknowledged)
     for key, r in rounds.items():
@@ -302,11 +299,8 @@ def test_log_written_before_epochs_existed_is_replayed_then_compacted(tmp_path: 
     assert catalog.index("compact", "idx").store.keys == ["a", "b"]
     catalog.compact()
     catalog.close()
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        got = make_client(server.url).list_vectors(**SEL, returnData=True, returnMetadata=True)["vectors"]
-    finally:
-        server.stop()
+    with emulator_on(tmp_path) as c:
+        got = c.list_vectors(**SEL, returnData=True, returnMetadata=True)["vectors"]
     assert got == [
         {"key": "a", "data": {"float32": [1.0, 2.0]}, "metadata": {}},
         {"key": "b", "data": {"float32": [3.0, 4.0]}, "metadata": {"n": 1}},

@@ -19,7 +19,7 @@ from s3vl_local.s3vectors.server import EmulatorServer
 from s3vl_local.s3vectors.wal import FILE_NAME, RecoveryError, encode_frame
 from support.s3vectors import create_bucket_and_index
 
-from .conftest import make_client
+from .conftest import emulator_on, make_client
 
 SRC = str(Path(__file__).resolve().parents[3] / "source" / "local")
 
@@ -95,50 +95,37 @@ def test_acknowledged_vectors_survive_kill_9(tmp_path: Path) -> None:
 
 
 def test_torn_log_tail_is_dropped_and_later_writes_persist(tmp_path: Path) -> None:
-    server = EmulatorServer(data_dir=tmp_path).start()
-    c = make_client(server.url)
-    c.create_vector_bucket(vectorBucketName="torn")
-    server.stop()
+    with emulator_on(tmp_path) as c:
+        c.create_vector_bucket(vectorBucketName="torn")
     with open(tmp_path / FILE_NAME, "ab") as log:
         log.write(b"\x40\x00\x00\x00partial")  # a frame cut short by a crash
-    server = EmulatorServer(data_dir=tmp_path).start()
-    c = make_client(server.url)
-    c.create_vector_bucket(vectorBucketName="after")
-    server.stop()
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        names = [
-            b["vectorBucketName"] for b in make_client(server.url).list_vector_buckets()["vectorBuckets"]
-        ]
+    with emulator_on(tmp_path) as c:
+        c.create_vector_bucket(vectorBucketName="after")
+    with emulator_on(tmp_path) as c:
+        names = [b["vectorBucketName"] for b in c.list_vector_buckets()["vectorBuckets"]]
         assert names == ["after", "torn"]
-    finally:
-        server.stop()
 
 
 def test_replay_restores_deletes_indexes_and_settings(tmp_path: Path) -> None:
-    server = EmulatorServer(data_dir=tmp_path).start()
-    c = make_client(server.url)
-    sel = create_bucket_and_index(
-        c,
-        "replay",
-        "idx",
-        2,
-        metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
-    )
-    c.put_vectors(**sel, vectors=[{"key": f"k{i}", "data": {"float32": [1.0, float(i)]}} for i in range(10)])
-    c.delete_vectors(**sel, keys=["k0", "k5"])
-    c.put_vector_bucket_policy(vectorBucketName="replay", policy='{"Version": "2012-10-17"}')
-    before = c.get_index(**sel)["index"]
-    server.stop()
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        c = make_client(server.url)
+    with emulator_on(tmp_path) as c:
+        sel = create_bucket_and_index(
+            c,
+            "replay",
+            "idx",
+            2,
+            metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
+        )
+        c.put_vectors(
+            **sel, vectors=[{"key": f"k{i}", "data": {"float32": [1.0, float(i)]}} for i in range(10)]
+        )
+        c.delete_vectors(**sel, keys=["k0", "k5"])
+        c.put_vector_bucket_policy(vectorBucketName="replay", policy='{"Version": "2012-10-17"}')
+        before = c.get_index(**sel)["index"]
+    with emulator_on(tmp_path) as c:
         assert c.get_index(**sel)["index"] == before
         keys = sorted(v["key"] for v in c.list_vectors(**sel)["vectors"])
         assert keys == sorted(f"k{i}" for i in range(10) if i not in (0, 5))
         assert c.get_vector_bucket_policy(vectorBucketName="replay")["policy"] == '{"Version": "2012-10-17"}'
-    finally:
-        server.stop()
 
 
 # -- a request that could not be applied is refused before it is logged -----------------------------------
@@ -179,31 +166,22 @@ def _post(url: str, operation: str, body: str) -> tuple[int, dict[str, Any]]:
 
 @pytest.mark.parametrize("case", list(_UNAPPLICABLE))
 def test_unapplicable_put_is_refused_before_it_is_logged(tmp_path: Path, case: str) -> None:
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        c = make_client(server.url)
+    with emulator_on(tmp_path) as c:
         sel = create_bucket_and_index(c, "refuse", "idx", 2, "euclidean")
         c.put_vectors(**sel, vectors=[{"key": "a", "data": {"float32": [5.0, 6.0]}, "metadata": {"n": 1}}])
         logged = (tmp_path / FILE_NAME).stat().st_size
-        status, body = _post(server.url, "PutVectors", _UNAPPLICABLE[case])
+        status, body = _post(c.meta.endpoint_url, "PutVectors", _UNAPPLICABLE[case])
         assert (status, body["__type"]) == (400, "ValidationException"), body
         assert (tmp_path / FILE_NAME).stat().st_size == logged  # no log record
         before = c.list_vectors(**sel, returnData=True, returnMetadata=True)["vectors"]
         assert before == [{"key": "a", "data": {"float32": [5.0, 6.0]}, "metadata": {"n": 1}}]
-    finally:
-        server.stop()
-    server = EmulatorServer(data_dir=tmp_path).start()  # and the log still replays
-    try:
-        after = make_client(server.url).list_vectors(**sel, returnData=True, returnMetadata=True)["vectors"]
+    with emulator_on(tmp_path) as c:  # and the log still replays
+        after = c.list_vectors(**sel, returnData=True, returnMetadata=True)["vectors"]
         assert after == before
-    finally:
-        server.stop()
 
 
 def test_huge_integer_metadata_from_boto3_is_a_validation_error(tmp_path: Path) -> None:
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        c = make_client(server.url)
+    with emulator_on(tmp_path) as c:
         sel = create_bucket_and_index(c, "refuse", "idx", 2, "euclidean")
         with pytest.raises(ClientError) as raised:
             c.put_vectors(
@@ -213,19 +191,13 @@ def test_huge_integer_metadata_from_boto3_is_a_validation_error(tmp_path: Path) 
         assert error["Code"] == "ValidationException"
         assert "metadata key 'n'" in error["Message"] and "float64 range" in error["Message"]
         assert c.list_vectors(**sel)["vectors"] == []
-    finally:
-        server.stop()
 
 
 # -- a log that cannot be replayed stops start-up loudly, naming the record --------------------------------
 def _one_bucket_log(tmp_path: Path) -> int:
     """A data directory with one bucket and one index; returns the log's size."""
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        c = make_client(server.url)
+    with emulator_on(tmp_path) as c:
         create_bucket_and_index(c, "replay", "idx", 2)
-    finally:
-        server.stop()
     return (tmp_path / FILE_NAME).stat().st_size
 
 
@@ -261,9 +233,7 @@ def test_damaged_record_followed_by_others_stops_restart_naming_its_offset(
     tmp_path: Path, where: int, damage: bytes, problem: str
 ) -> None:
     offset = _one_bucket_log(tmp_path)
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        c = make_client(server.url)
+    with emulator_on(tmp_path) as c:
         c.put_vectors(
             vectorBucketName="replay",
             indexName="idx",
@@ -274,8 +244,6 @@ def test_damaged_record_followed_by_others_stops_restart_naming_its_offset(
             indexName="idx",
             vectors=[{"key": "b", "data": {"float32": [0.0, 1.0]}}],
         )
-    finally:
-        server.stop()
     log = bytearray((tmp_path / FILE_NAME).read_bytes())
     # Damage in the first PutVectors record, an acknowledged write with another one after it.
     log[offset + where : offset + where + len(damage)] = damage
@@ -307,24 +275,16 @@ def test_zero_filled_tail_is_a_torn_write_and_dropped(tmp_path: Path) -> None:
     size = _one_bucket_log(tmp_path)
     with open(tmp_path / FILE_NAME, "ab") as log:
         log.write(bytes(4096))  # the file grew but the frame's pages never reached the disk
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
+    with emulator_on(tmp_path) as c:
         assert (tmp_path / FILE_NAME).stat().st_size == size
-        make_client(server.url).create_vector_bucket(vectorBucketName="after")
-    finally:
-        server.stop()
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        buckets = make_client(server.url).list_vector_buckets()["vectorBuckets"]
+        c.create_vector_bucket(vectorBucketName="after")
+    with emulator_on(tmp_path) as c:
+        buckets = c.list_vector_buckets()["vectorBuckets"]
         assert [b["vectorBucketName"] for b in buckets] == ["after", "replay"]
-    finally:
-        server.stop()
 
 
 def test_bucket_policy_nested_too_deeply_is_a_validation_error(tmp_path: Path) -> None:
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        c = make_client(server.url)
+    with emulator_on(tmp_path) as c:
         c.create_vector_bucket(vectorBucketName="policy")
         logged = (tmp_path / FILE_NAME).stat().st_size
         with pytest.raises(ClientError) as raised:
@@ -332,5 +292,3 @@ def test_bucket_policy_nested_too_deeply_is_a_validation_error(tmp_path: Path) -
         assert raised.value.response["Error"]["Code"] == "ValidationException"
         assert "nests too deeply" in raised.value.response["Error"]["Message"]
         assert (tmp_path / FILE_NAME).stat().st_size == logged
-    finally:
-        server.stop()

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from s3vl_local.s3vectors import text_status
-from s3vl_local.s3vectors.server import EmulatorServer
 from support.s3vectors import create_bucket_and_index
 
-from .conftest import make_client
+from .conftest import emulator_on
 
 SEL = {"vectorBucketName": "building", "indexName": "docs"}
 VECTORS = 50
@@ -57,9 +56,7 @@ def test_added_key_is_building_then_active_and_the_deadline_survives_a_restart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(text_status, "BUILD_RATE", RATE)
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        c = make_client(server.url)
+    with emulator_on(tmp_path) as c:
         _setup(c)
         # A key given at CreateIndex had nothing to backfill.
         assert _status(c) == [{"metadataKey": "title", "language": "en", "status": "ACTIVE"}]
@@ -73,11 +70,7 @@ def test_added_key_is_building_then_active_and_the_deadline_survives_a_restart(
         assert "BUILDING" in error["Message"] and "GetIndex" in error["Message"]
         # The ACTIVE key keeps serving while another builds.
         assert c.query_vectors(**SEL, topK=3, queryTexts=[{"text": "t", "metadataKey": "title"}])["vectors"]
-    finally:
-        server.stop()
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        c = make_client(server.url)
+    with emulator_on(tmp_path) as c:
         if time.time() < started + VECTORS / RATE - 0.5:
             assert _status(c)[1]["status"] == "BUILDING"
         while _status(c)[1]["status"] == "BUILDING":
@@ -87,8 +80,6 @@ def test_added_key_is_building_then_active_and_the_deadline_survives_a_restart(
         assert time.time() >= started + VECTORS / RATE - 0.2
         assert _status(c)[1] == {"metadataKey": "body", "status": "ACTIVE"}
         assert _query(c) == [f"k{i:02d}" for i in range(0, VECTORS, 5)]
-    finally:
-        server.stop()
 
 
 def test_build_rate_setting_must_be_a_positive_number(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,10 +21,9 @@ from botocore.exceptions import ClientError
 from s3vl_local.s3vectors import text_status
 from s3vl_local.s3vectors.model import service_model
 from s3vl_local.s3vectors.operations.queries import QUERY_PAGE_SIZE
-from s3vl_local.s3vectors.server import EmulatorServer
 from support.s3vectors import create_bucket_and_index, create_float32_index
 
-from .conftest import make_client
+from .conftest import emulator_on
 from .paging import all_pages
 from .shapes import shape_problems
 
@@ -314,9 +313,7 @@ def test_text_index_is_rebuilt_from_the_log_on_restart(
     def answer(c: Any) -> list[dict[str, Any]]:
         return c.query_vectors(**sel, topK=10, queryTexts=texts, returnScores=True)["vectors"]
 
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        c = make_client(server.url)
+    with emulator_on(tmp_path) as c:
         create_bucket_and_index(
             c,
             sel["vectorBucketName"],
@@ -345,13 +342,8 @@ def test_text_index_is_rebuilt_from_the_log_on_restart(
         before = answer(c)
         # k1 lost its title and its alpha/beta body on overwrite; k4 is deleted; k3 matches by title.
         assert {v["key"] for v in before} == {"k0", "k2", "k3"}
-    finally:
-        server.stop()
-    server = EmulatorServer(data_dir=tmp_path).start()
-    try:
-        assert answer(make_client(server.url)) == before
-    finally:
-        server.stop()
+    with emulator_on(tmp_path) as c:
+        assert answer(c) == before
 
 
 def _text(key: str = "body", text: str = "vector") -> dict[str, str]:
