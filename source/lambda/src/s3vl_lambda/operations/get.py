@@ -21,23 +21,34 @@ def run(request: GetVectorsRequest) -> dict[str, Any]:
     size = limits.service().get_batch
     batches = [distinct[start : start + size] for start in range(0, len(distinct), size)]
 
-    def fetch(batch: list[str]) -> list[Any]:
-        response: Any = call(
-            "get_vectors",
-            "GetVectors",
-            client.get_vectors,
-            indexArn=request.index.arn,
-            keys=batch,
-            returnData=request.return_data,
-            returnMetadata=request.return_metadata,
+    def fetch_batch(batch: list[str]) -> list[Any]:
+        return fetch(
+            "get_vectors", client, request.index.arn, batch, request.return_data, request.return_metadata
         )
-        return list(response.get("vectors") or ())
 
-    parts = fan_out(_executor, fetch, batches, "ask for fewer keys per call or raise the Lambda timeout")
+    parts = fan_out(
+        _executor, fetch_batch, batches, "ask for fewer keys per call or raise the Lambda timeout"
+    )
     answers = [item for part in parts for item in part]
 
     by_key = {item["key"]: item for item in answers}
     return {"vectors": [_entry(key, by_key.get(key), request) for key in request.keys]}
+
+
+def fetch(
+    operation: str, client: Any, index_arn: str, keys: list[str], data: bool, metadata: bool
+) -> list[Any]:
+    """The vectors one GetVectors call finds among `keys`, called on behalf of contract `operation`."""
+    response: Any = call(
+        operation,
+        "GetVectors",
+        client.get_vectors,
+        indexArn=index_arn,
+        keys=keys,
+        returnData=data,
+        returnMetadata=metadata,
+    )
+    return list(response.get("vectors") or ())
 
 
 def _entry(key: str, item: Any, request: GetVectorsRequest) -> dict[str, Any]:

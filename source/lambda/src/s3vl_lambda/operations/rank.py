@@ -26,8 +26,8 @@ from .. import limits, nul_escape, vector_data
 from ..clients import RANK_CONCURRENCY, client_for
 from ..errors import HandlerError
 from ..rank_request import RankRequest
-from .aws_call import call
 from .backoff import with_backoff
+from .get import fetch
 from .query import similarity
 from .threads import Counter, LazyPool, fan_out
 
@@ -100,20 +100,8 @@ def run(request: RankRequest) -> dict[str, Any]:
     throttled = Counter()
 
     def get(keys: list[str], data: bool, metadata: bool) -> list[Any]:
-        def send() -> list[Any]:
-            response: Any = call(
-                "rank_vectors",
-                "GetVectors",
-                client.get_vectors,
-                indexArn=request.index.arn,
-                keys=keys,
-                returnData=data,
-                returnMetadata=metadata,
-            )
-            return list(response.get("vectors") or ())
-
         return with_backoff(
-            send,
+            lambda: fetch("rank_vectors", client, request.index.arn, keys, data, metadata),
             throttled,
             attempts=THROTTLE_ATTEMPTS,
             base_s=BACKOFF_BASE_S,
