@@ -6,11 +6,10 @@ never changes), so ranking costs GetVectors calls only."""
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass
 from typing import Any
 
-from . import validation
+from . import validation, vector_data
 from .errors import HandlerError
 from .validation import IndexArn
 
@@ -37,7 +36,7 @@ def rank_vectors(event: dict[str, Any]) -> RankRequest:
             f"distance_metric is {shown}, not one of {', '.join(METRICS)}: send the index's metric as "
             "get_index reports it",
         )
-    query = array("f", validation.vector(validation.required(event, "query_vector"), "query_vector")).tolist()
+    query = vector_data.exact(validation.vector(validation.required(event, "query_vector"), "query_vector"))
     if metric == "cosine" and not any(query):
         # What QueryVectors answers for it: the zero vector has no direction.
         raise HandlerError(
