@@ -38,7 +38,7 @@ COMMON_FIELDS = frozenset(_DOCUMENT["common_fields"])
 LIMITS: dict[str, int] = {name: entry["value"] for name, entry in _DOCUMENT["limits"].items()}
 
 
-def _text(template: str) -> str:
+def text(template: str) -> str:
     """A contract text with its {limit} placeholders filled in."""
     return template.format(
         contract_version=CONTRACT_VERSION,
@@ -61,7 +61,7 @@ OPERATIONS: dict[str, Operation] = {
     for name, entry in _DOCUMENT["operations"].items()
 }
 ERRORS: dict[str, ErrorCode] = {
-    code: ErrorCode(code, e["sqlstate"], e["retryable"], e["source"], _text(e["cause"]), _text(e["hint"]))
+    code: ErrorCode(code, e["sqlstate"], e["retryable"], e["source"], text(e["cause"]), text(e["hint"]))
     for code, e in _DOCUMENT["errors"].items()
 }
 # operation -> the fields it takes besides COMMON_FIELDS.
@@ -71,10 +71,6 @@ OPERATION_FIELDS: dict[str, frozenset[str]] = {name: op.fields for name, op in O
 def document() -> dict[str, Any]:
     """The contract as written (placeholders unfilled), for the generator and the tests."""
     return _DOCUMENT
-
-
-def text(template: str) -> str:
-    return _text(template)
 
 
 def success(operation: str, request_id: str, duration_ms: float, result: dict[str, Any]) -> dict[str, Any]:
