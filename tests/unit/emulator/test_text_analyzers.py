@@ -7,8 +7,6 @@ not with the emulator's per-token analyzer, and score as test_text_search.py's r
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +17,7 @@ from s3vl_local.s3vectors.analyzers import analyze
 from support.s3vectors import create_bucket_and_index
 from tantivy import Filter, TextAnalyzerBuilder, Tokenizer
 
+from .bm25 import reference_bm25
 from .paging import all_pages
 
 # (language, text, the terms the service's analyzer of that language gives, as Lucene's would)
@@ -92,23 +91,6 @@ def _reference_terms(language: str | None) -> Callable[[str], list[str]]:
     return builder.build().analyze
 
 
-def _bm25(docs: dict[str, dict[str, Any]], field: str, terms_of: Callable[[str], list[str]], text: str):
-    counts = {k: Counter(terms_of(m[field])) for k, m in docs.items() if field in m}
-    counts = {k: c for k, c in counts.items() if c}
-    n, average = len(counts), sum(c.total() for c in counts.values()) / len(counts)
-    scores: dict[str, float] = {}
-    for term in dict.fromkeys(terms_of(text)):
-        df = sum(1 for c in counts.values() if term in c)
-        if not df:
-            continue
-        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        for key, c in counts.items():
-            if term in c:
-                tf, norm = c[term], 1.2 * (1 - 0.75 + 0.75 * c.total() / average)
-                scores[key] = scores.get(key, 0.0) + idf * tf * 2.2 / (tf + norm)
-    return scores
-
-
 def _words(text: str) -> list[str]:
     return text.split()
 
@@ -168,7 +150,7 @@ QUERIES = [
 
 @pytest.mark.parametrize(("field", "text"), QUERIES)
 def test_bm25_per_language_equals_the_reference(client: Any, corpus: dict[str, Any], field: str, text: str):
-    expected = _bm25(corpus["docs"], field, _reference_terms(FIELDS[field]), text)
+    expected = reference_bm25(corpus["docs"], field, _reference_terms(FIELDS[field]), text)
     assert expected
     got = all_pages(
         client, corpus["sel"], topK=300, returnScores=True, queryTexts=[{"text": text, "metadataKey": field}]
@@ -190,7 +172,7 @@ def test_hybrid_rrf_over_language_fields_equals_the_reference(client: Any, corpu
     }
     rankings = [sorted(distance, key=lambda k: (distance[k], k))[:top_k]]
     for t in texts:
-        s = _bm25(docs, t["metadataKey"], _reference_terms(FIELDS[t["metadataKey"]]), t["text"])
+        s = reference_bm25(docs, t["metadataKey"], _reference_terms(FIELDS[t["metadataKey"]]), t["text"])
         rankings.append(sorted(s, key=lambda k: (-s[k], k))[:top_k])
     fused: dict[str, float] = {}
     for ranking in rankings:

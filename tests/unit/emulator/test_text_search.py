@@ -8,9 +8,7 @@ analyzers are tested in test_text_analyzers.py, the BUILDING status in test_text
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from s3vl_local.s3vectors.model import service_model
 from s3vl_local.s3vectors.operations.queries import QUERY_PAGE_SIZE
 from support.s3vectors import create_bucket_and_index, create_float32_index
 
+from .bm25 import reference_bm25
 from .conftest import emulator_on
 from .paging import all_pages
 from .shapes import shape_problems
@@ -40,25 +39,8 @@ def _tokens(value: Any) -> list[str]:
 
 
 def _bm25(docs: dict[str, dict[str, Any]], field: str, text: str, allowed: set[str]) -> dict[str, float]:
-    """Reference BM25 over every document holding at least one token in the field."""
-    lengths = {k: len(_tokens(m[field])) for k, m in docs.items() if field in m}
-    lengths = {k: n for k, n in lengths.items() if n}
-    if not lengths:
-        return {}
-    n, average = len(lengths), sum(lengths.values()) / len(lengths)
-    counts = {k: Counter(_tokens(docs[k][field])) for k in lengths}
-    scores: dict[str, float] = {}
-    for term in dict.fromkeys(_tokens(text)):
-        df = sum(1 for c in counts.values() if term in c)
-        if not df:
-            continue
-        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        for key, c in counts.items():
-            if term in c and key in allowed:
-                tf = c[term]
-                norm = 1.2 * (1 - 0.75 + 0.75 * lengths[key] / average)
-                scores[key] = scores.get(key, 0.0) + idf * tf * 2.2 / (tf + norm)
-    return scores
+    """Reference BM25 with the default analyzer (casefolded words)."""
+    return reference_bm25(docs, field, _tokens, text, allowed)
 
 
 def _ordered(scores: dict[str, float]) -> list[str]:
