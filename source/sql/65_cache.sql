@@ -117,7 +117,7 @@ BEGIN
 END
 $$;
 
--- Called after every write invocation to the index (and after a failed one: part may be applied).
+-- Makes the index's cached results stale (s3vl._invoke_write calls it).
 CREATE OR REPLACE FUNCTION s3vl._query_cache_invalidate(p_index_arn text)
 RETURNS void
 LANGUAGE plpgsql
@@ -129,6 +129,27 @@ BEGIN
     IF FOUND THEN
         PERFORM pg_catalog.nextval(v_generation);
     END IF;
+END
+$$;
+
+-- Every invocation that writes to an index (put_vectors, delete_vectors, sync's flush) goes through here,
+-- so that the index's cached results are stale after it, and after a failed one too: part of its items
+-- may be applied. The sequence ignores the rollback of this block, so the invalidation stands whether or
+-- not the caller catches the error.
+CREATE OR REPLACE FUNCTION s3vl._invoke_write(
+    p_operation text, p_index_arn text, p_request json, p_invocation_type text DEFAULT 'RequestResponse')
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_result jsonb;
+BEGIN
+    v_result := s3vl._invoke_request(p_operation, p_request, p_invocation_type);
+    PERFORM s3vl._query_cache_invalidate(p_index_arn);
+    RETURN v_result;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM s3vl._query_cache_invalidate(p_index_arn);
+    RAISE;
 END
 $$;
 

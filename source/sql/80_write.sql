@@ -34,12 +34,12 @@ DECLARE
     v_note text;
 BEGIN
     -- An Event invocation raises on error inside the function, so that a failure reaches the dead-letter queue.
-    v_result := s3vl._invoke_request(
+    v_result := s3vl._invoke_write(
         p_operation,
+        p_index.index_arn,
         pg_catalog.json_build_object('operation', p_operation, 'contract_version', s3vl._contract_version(), 'index_arn', p_index.index_arn,
                                      v_field, pg_catalog.array_to_json(p_items), 'raise_on_error', p_async),
         CASE WHEN p_async THEN 'Event' ELSE 'RequestResponse' END);
-    PERFORM s3vl._query_cache_invalidate(p_index.index_arn);  -- cached query results are stale now
     IF p_async THEN
         RETURN pg_catalog.cardinality(p_items);
     END IF;
@@ -49,7 +49,6 @@ EXCEPTION WHEN OTHERS THEN
     -- Earlier batches are already applied (an invocation is not undone by ROLLBACK): say how many.
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL,
                             v_hint = PG_EXCEPTION_HINT;
-    PERFORM s3vl._query_cache_invalidate(p_index.index_arn);  -- part of the batch may be applied
     v_match := pg_catalog.regexp_match(v_message, v_counted);
     IF v_match IS NOT NULL THEN
         v_applied := (p_done + v_match[1]::bigint)::text;

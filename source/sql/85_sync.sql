@@ -498,15 +498,16 @@ CREATE OR REPLACE FUNCTION s3vl._sync_send(p_index s3vl.index_registry, p_delete
 RETURNS void
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_operation text := CASE WHEN p_delete THEN 'delete_vectors' ELSE 'put_vectors' END;
 BEGIN
-    PERFORM s3vl._invoke_request(
-        CASE WHEN p_delete THEN 'delete_vectors' ELSE 'put_vectors' END,
+    PERFORM s3vl._invoke_write(
+        v_operation,
+        p_index.index_arn,
         pg_catalog.format('{"operation": %s, "contract_version": %s, "index_arn": %s, %s: [%s]}',
-                          pg_catalog.to_json(CASE WHEN p_delete THEN 'delete_vectors' ELSE 'put_vectors' END),
-                          s3vl._contract_version(), pg_catalog.to_json(p_index.index_arn),
+                          pg_catalog.to_json(v_operation), s3vl._contract_version(), pg_catalog.to_json(p_index.index_arn),
                           CASE WHEN p_delete THEN '"keys"' ELSE '"vectors"' END,
                           pg_catalog.array_to_string(p_items, ','))::json);
-    PERFORM s3vl._query_cache_invalidate(p_index.index_arn);  -- cached query results are stale now (65_cache.sql)
 END
 $$;
 

@@ -308,3 +308,21 @@ def test_a_table_sync_flush_invalidates(cached: Cached, conn: psycopg.Connection
         conn.execute("SELECT s3vl.unsync_table('cache_items', discard_pending => true)")
         conn.execute("DROP TABLE cache_items")
         cached.s3v.delete_vectors(vectorBucketName=BUCKET, indexName="cache-b", keys=["synced"])
+
+
+def test_a_table_sync_flush_that_fails_invalidates_too(cached: Cached, conn: psycopg.Connection[Any]) -> None:
+    conn.execute("DROP TABLE IF EXISTS cache_failing")
+    conn.execute("CREATE TABLE cache_failing (id text PRIMARY KEY, emb double precision[], note text)")
+    conn.execute(
+        "SELECT s3vl.sync_table('cache_failing', 'cache-b', 'id', 'emb', ARRAY['note'], backfill => false)"
+    )
+    try:
+        query(conn, ", top_k => 1", index="cache-b")
+        assert stats(conn, "cache-b")[2] == 1
+        # Metadata over the service's 40 KB: the invocation fails, and may have applied part of its batch.
+        conn.execute(f"INSERT INTO cache_failing VALUES ('refused', {Q}, repeat('x', 50000))")
+        assert conn.execute("SELECT sent, failed FROM s3vl.flush()").fetchone() == (0, 1)
+        assert stats(conn, "cache-b")[2] == 0
+    finally:
+        conn.execute("SELECT s3vl.unsync_table('cache_failing', discard_pending => true)")
+        conn.execute("DROP TABLE cache_failing")
