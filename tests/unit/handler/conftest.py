@@ -13,6 +13,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from s3vl_lambda.clients import client_for
+from support.s3vectors import create_bucket_and_index
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -59,10 +60,7 @@ def moto_index() -> Iterator[str]:
     """A 3-dimensional cosine index in moto; yields its ARN."""
     with mock_aws():
         client = boto3.client("s3vectors", region_name=REGION)
-        client.create_vector_bucket(vectorBucketName=BUCKET)
-        client.create_index(
-            vectorBucketName=BUCKET, indexName=INDEX, dataType="float32", dimension=3, distanceMetric="cosine"
-        )
+        create_bucket_and_index(client, BUCKET, INDEX, 3)
         yield INDEX_ARN
 
 

@@ -15,6 +15,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from s3vl_lambda.clients import client_for
 from s3vl_lambda.operations import backoff, rank
+from support.distances import s3vectors_distances
+from support.s3vectors import create_float32_index
 
 from .conftest import ACCOUNT, BUCKET, REGION, STUB_ARN, STUB_REGION, error_code, invoke
 
@@ -29,12 +31,7 @@ class Index:
     def truth(self, query: list[float], keys: list[str], k: int) -> list[tuple[str, float]]:
         """numpy's exact top k of the keys that exist: (key, distance as S3 Vectors defines it)."""
         rows = sorted({int(key[1:]) for key in keys if key[1:].isdigit() and int(key[1:]) < N})
-        v = self.data[rows].astype(np.float64)
-        q = np.asarray(query, dtype=np.float32).astype(np.float64)
-        if self.metric == "cosine":
-            d = 1.0 - (v @ q) / (np.linalg.norm(v, axis=1) * np.linalg.norm(q))
-        else:
-            d = np.linalg.norm(v - q, axis=1)
+        d = s3vectors_distances(self.data[rows], query, self.metric)
         ranked = sorted(zip(d.tolist(), [f"v{r:04d}" for r in rows], strict=True))[:k]
         return [(key, distance) for distance, key in ranked]
 
@@ -49,13 +46,7 @@ def indexes() -> Iterator[dict[str, Index]]:
         client.create_vector_bucket(vectorBucketName=BUCKET)
         for metric in ("cosine", "euclidean"):
             name = f"rank-{metric}"
-            client.create_index(
-                vectorBucketName=BUCKET,
-                indexName=name,
-                dataType="float32",
-                dimension=DIM,
-                distanceMetric=metric,
-            )
+            create_float32_index(client, BUCKET, name, DIM, metric)
             data = rng.standard_normal((N, DIM)).astype(np.float32)
             client.put_vectors(
                 vectorBucketName=BUCKET,
