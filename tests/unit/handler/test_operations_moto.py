@@ -221,30 +221,34 @@ def test_put_batches_respect_the_request_byte_cap() -> None:
     assert [item["key"] for batch in batches for item in batch] == [f"k{n}" for n in range(250)]
 
 
+def failed_write(
+    stub: Stubber, operation: str, answered: int, aws_error: str, status: int, **payload: Any
+) -> dict[str, Any]:
+    """The envelope of a write whose first `answered` batches succeed and whose next one fails."""
+    for _ in range(answered):
+        stub.add_response(operation, {})
+    stub.add_client_error(operation, service_error_code=aws_error, http_status_code=status)
+    return invoke({"operation": operation, "index_arn": STUB_ARN, **payload})
+
+
 def test_put_failure_after_some_batches_says_what_was_written(stub: Stubber) -> None:
-    stub.add_response("put_vectors", {})
-    stub.add_client_error("put_vectors", service_error_code="ValidationException", http_status_code=400)
     vectors = [{"key": f"k{n}", "data": [1.0]} for n in range(700)]
-    envelope = invoke({"operation": "put_vectors", "index_arn": STUB_ARN, "vectors": vectors})
+    envelope = failed_write(stub, "put_vectors", 1, "ValidationException", 400, vectors=vectors)
     assert error_code(envelope) == "VALIDATION_FAILED"
     assert "(500 of 700 vectors were written before the failure;" in envelope["error"]["message"]
     assert envelope["error"]["applied"] == 500
 
 
 def test_put_failure_in_the_first_batch_says_none_was_written(stub: Stubber) -> None:
-    stub.add_client_error("put_vectors", service_error_code="ValidationException", http_status_code=400)
     vectors = [{"key": f"k{n}", "data": [1.0]} for n in range(3)]
-    envelope = invoke({"operation": "put_vectors", "index_arn": STUB_ARN, "vectors": vectors})
+    envelope = failed_write(stub, "put_vectors", 0, "ValidationException", 400, vectors=vectors)
     assert "(0 of 3 vectors were written before the failure;" in envelope["error"]["message"]
     assert envelope["error"]["applied"] == 0
 
 
 def test_delete_failure_after_some_batches_says_what_was_deleted(stub: Stubber) -> None:
-    stub.add_response("delete_vectors", {})
-    stub.add_response("delete_vectors", {})
-    stub.add_client_error("delete_vectors", service_error_code="AccessDeniedException", http_status_code=403)
     keys = [f"k{n}" for n in range(1200)] + ["k0"]  # a duplicate is sent, and counted, once
-    envelope = invoke({"operation": "delete_vectors", "index_arn": STUB_ARN, "keys": keys})
+    envelope = failed_write(stub, "delete_vectors", 2, "AccessDeniedException", 403, keys=keys)
     assert error_code(envelope) == "ACCESS_DENIED"
     assert "(1000 of 1200 keys were deleted before the failure;" in envelope["error"]["message"]
     assert envelope["error"]["applied"] == 1000
