@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import filters, limits, validation
+from .batch_request import query_vectors_batch as query_vectors_batch
 from .contract import OPERATIONS
 from .errors import HandlerError
 from .query_request import VectorQuery
-
-# The full-text and index administration parsers, in their own module, found by PARSERS under their names.
-from .text_requests import configure_text_search, search_text, set_index_mode  # noqa: F401
+from .rank_request import rank_vectors as rank_vectors
+from .text_requests import configure_text_search as configure_text_search
+from .text_requests import search_text as search_text
+from .text_requests import set_index_mode as set_index_mode
 from .validation import IndexArn
 
 
@@ -178,8 +180,6 @@ def delete_vectors(event: dict[str, Any]) -> DeleteRequest:
     return DeleteRequest(index, validation.keys(validation.required(event, "keys"), "keys"))
 
 
-from .batch_request import query_vectors_batch as query_vectors_batch  # noqa: E402
-from .rank_request import rank_vectors as rank_vectors  # noqa: E402
-
-# Each contract operation is parsed by the function of this module that bears its name.
+# Each contract operation is parsed by the function of this module that bears its name (those of
+# batch_request, rank_request and text_requests are imported under theirs).
 PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {name: globals()[name] for name in OPERATIONS}
