@@ -11,15 +11,9 @@ from s3vl_lambda import deadline
 from s3vl_lambda.errors import HandlerError
 from s3vl_lambda.operations import threads
 
+from .conftest import FakeContext
+
 POOL = threads.LazyPool(4, "s3vl-test-fan-out")
-
-
-class _Context:
-    def __init__(self, remaining_ms: float) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> float:
-        return self.remaining_ms
 
 
 def test_answers_come_in_batch_order() -> None:
@@ -46,7 +40,7 @@ def test_batches_unfinished_at_the_deadline_name_the_fix() -> None:
             release.wait(5)
         return keys
 
-    deadline.start(_Context((deadline.RESERVE_S + 0.2) * 1000))
+    deadline.start(FakeContext(remaining_ms=round((deadline.RESERVE_S + 0.2) * 1000)))
     try:
         with pytest.raises(HandlerError) as raised:
             threads.fan_out(POOL, work, [["a"], ["slow"]], "pass fewer ids per call")
