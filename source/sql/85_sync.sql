@@ -814,11 +814,8 @@ SET extra_float_digits = 3
 AS $$
 DECLARE
     v_sync s3vl.sync_tables := s3vl._sync_table(reconcile.table_name);
-    v_index s3vl.index_registry;
-    v_page jsonb;
-    v_token text;
-    v_ids text[] := '{}';
-    v_versions text[] := '{}';
+    v_ids text[];
+    v_versions text[];
     v_fix text[] := '{}';
     v_row record;
 BEGIN
@@ -833,16 +830,9 @@ BEGIN
         RAISE EXCEPTION 'permission denied: reconcile(repair => true) needs s3vl_admin'
             USING ERRCODE = '42501', HINT = 'Run it as a member of s3vl_admin, or without repair to only report.';
     END IF;
-    v_index := s3vl._index(v_sync.index_name);
-    LOOP
-        v_page := s3vl._list_page(v_index, 1000, v_token, false, true, NULL, NULL);
-        SELECT v_ids || coalesce(array_agg(e ->> 'key'), '{}'),
-               v_versions || coalesce(array_agg(e -> 'metadata' ->> s3vl._sync_version_key()), '{}')
-          INTO v_ids, v_versions
-          FROM pg_catalog.jsonb_array_elements(v_page -> 'vectors') AS e;
-        v_token := v_page ->> 'next_token';
-        EXIT WHEN v_token IS NULL;
-    END LOOP;
+    SELECT coalesce(array_agg(a.vector_id), '{}'), coalesce(array_agg(a.metadata ->> s3vl._sync_version_key()), '{}')
+      INTO v_ids, v_versions
+      FROM s3vl.list_all_vectors(v_sync.index_name, return_metadata => true) AS a;
     FOR v_row IN EXECUTE
         'SELECT coalesce(t.vector_id, i.vector_id) AS vector_id, '
         '       CASE WHEN i.vector_id IS NULL THEN ''missing'' WHEN t.vector_id IS NULL THEN ''orphaned'' ELSE ''stale'' END AS problem, '
