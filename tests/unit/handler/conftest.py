@@ -42,6 +42,19 @@ def invoke(event: Any, context: Any = None) -> dict[str, Any]:
     return lambda_function.lambda_handler(event, context or FakeContext())
 
 
+def query_params(vector: list[float], top_k: int = 10, **extra: Any) -> dict[str, Any]:
+    """The QueryVectors parameters the handler sends for a query_vectors request on STUB_ARN (defaults but
+    `vector`); `extra` adds or replaces parameters (filter, nextToken...)."""
+    return {
+        "indexArn": STUB_ARN,
+        "topK": top_k,
+        "queryVector": {"float32": vector},
+        "returnDistance": True,
+        "returnMetadata": False,
+        **extra,
+    }
+
+
 def error_code(envelope: dict[str, Any]) -> str:
     assert envelope["ok"] is False, envelope
     return str(envelope["error"]["code"])

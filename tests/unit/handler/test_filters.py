@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from .conftest import INDEX_ARN, STUB_ARN, error_code, invoke
+from .conftest import INDEX_ARN, STUB_ARN, error_code, invoke, query_params
 
 
 def query_with(filter_: Any) -> dict[str, Any]:
@@ -39,16 +39,7 @@ FORWARDED = [
 @pytest.mark.parametrize("filter_", VALID + FORWARDED)
 def test_valid_filter_is_sent_unchanged(filter_: dict[str, Any], stub: Stubber) -> None:
     stub.add_response(
-        "query_vectors",
-        {"vectors": [], "distanceMetric": "cosine"},
-        {
-            "indexArn": STUB_ARN,
-            "topK": 10,
-            "queryVector": {"float32": [0.1]},
-            "returnDistance": True,
-            "returnMetadata": False,
-            "filter": filter_,
-        },
+        "query_vectors", {"vectors": [], "distanceMetric": "cosine"}, query_params([0.1], filter=filter_)
     )
     envelope = invoke(
         {"operation": "query_vectors", "index_arn": STUB_ARN, "query_vector": [0.1], "filter": filter_}
@@ -92,17 +83,7 @@ def test_invalid_filter_is_rejected_naming_its_part(
 
 
 def test_null_filter_means_no_filter(stub: Stubber) -> None:
-    stub.add_response(
-        "query_vectors",
-        {"vectors": [], "distanceMetric": "cosine"},
-        {
-            "indexArn": STUB_ARN,
-            "topK": 10,
-            "queryVector": {"float32": [0.1]},
-            "returnDistance": True,
-            "returnMetadata": False,
-        },
-    )
+    stub.add_response("query_vectors", {"vectors": [], "distanceMetric": "cosine"}, query_params([0.1]))
     envelope = invoke(
         {"operation": "query_vectors", "index_arn": STUB_ARN, "query_vector": [0.1], "filter": None}
     )

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from s3vl_lambda import nul_escape
 
-from .conftest import INDEX_ARN, STUB_ARN, error_code, invoke
+from .conftest import INDEX_ARN, STUB_ARN, error_code, invoke, query_params
 
 NUL, ESC = "\x00", "\u2400"
 
@@ -135,16 +135,7 @@ def test_put_unescapes_keys_and_metadata_and_query_unescapes_the_filter(stub: St
     assert put["ok"] is True, put
     sent_filter = {"$or": [{f"k{NUL}": {"$in": [f"{ESC}", "v"]}}, {"t": f"x{NUL}"}]}
     stub.add_response(
-        "query_vectors",
-        {"vectors": [], "distanceMetric": "cosine"},
-        {
-            "indexArn": STUB_ARN,
-            "topK": 10,
-            "queryVector": {"float32": [1.0]},
-            "returnDistance": True,
-            "returnMetadata": False,
-            "filter": sent_filter,
-        },
+        "query_vectors", {"vectors": [], "distanceMetric": "cosine"}, query_params([1.0], filter=sent_filter)
     )
     given_filter = {"$or": [{f"k{ESC}0": {"$in": [ESC + ESC, "v"]}}, {"t": f"x{ESC}0"}]}
     queried = invoke(

@@ -9,20 +9,13 @@ import pytest
 from botocore.stub import Stubber
 from s3vl_lambda.operations.query import similarity
 
-from .conftest import STUB_ARN, invoke
+from .conftest import STUB_ARN, invoke, query_params
 
 VECTOR = [0.1, 0.2, 0.3]
 
 
 def expected(top_k: int, token: str | None = None, **extra: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "indexArn": STUB_ARN,
-        "topK": top_k,
-        "queryVector": {"float32": VECTOR},
-        "returnDistance": True,
-        "returnMetadata": False,
-        **extra,
-    }
+    params = query_params(VECTOR, top_k, **extra)
     if token is not None:
         params["nextToken"] = token
     return params
