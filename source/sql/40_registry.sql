@@ -82,6 +82,23 @@ BEGIN
 END
 $$;
 
+-- What an index ARN alone tells: a registry row with the ARN, its bucket, Region and account, active.
+CREATE OR REPLACE FUNCTION s3vl._arn_index(p_arn text)
+RETURNS s3vl.index_registry
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    v_row s3vl.index_registry;
+BEGIN
+    v_row.index_arn := p_arn;
+    v_row.bucket_name := pg_catalog.split_part(pg_catalog.split_part(p_arn, ':', 6), '/', 2);
+    v_row.region := pg_catalog.split_part(p_arn, ':', 4);
+    v_row.account_id := pg_catalog.split_part(p_arn, ':', 5);
+    v_row.is_active := true;
+    RETURN v_row;
+END
+$$;
+
 -- What a query, get or list call works on: exactly one of a registered name and an index ARN. A name that
 -- is itself an index ARN is taken as the ARN (as resolve_index_arn does). For an ARN, a registry row with
 -- that ARN supplies the dimension and metric; otherwise they are unknown and the service checks them.
@@ -115,11 +132,7 @@ BEGIN
     SELECT * INTO v_row FROM s3vl.index_registry r WHERE r.index_arn = v_arn
      ORDER BY r.is_active DESC, r.dimension IS NULL, r.index_name LIMIT 1;
     IF v_row.index_name IS NULL THEN
-        v_row.index_arn := v_arn;
-        v_row.bucket_name := pg_catalog.split_part(pg_catalog.split_part(v_arn, ':', 6), '/', 2);
-        v_row.region := pg_catalog.split_part(v_arn, ':', 4);
-        v_row.account_id := pg_catalog.split_part(v_arn, ':', 5);
-        v_row.is_active := true;
+        v_row := s3vl._arn_index(v_arn);
     END IF;
     -- Messages name what the caller passed.
     v_row.index_name := v_arn;
@@ -150,6 +163,7 @@ AS $$
 DECLARE
     v_name text := register_index.index_name_param;
     v_arn text := register_index.index_arn_param;
+    v_parts s3vl.index_registry;
     v_info jsonb;
 BEGIN
     IF v_name IS NULL OR v_name !~ s3vl._index_name_pattern() THEN
@@ -163,6 +177,7 @@ BEGIN
                   HINT = 'Pass arn:<partition>:s3vectors:<region>:<account>:bucket/<bucket>/index/<index>, '
                          'e.g. the S3VectorIndexArn output of the CloudFormation stack.';
     END IF;
+    v_parts := s3vl._arn_index(v_arn);
 
     v_info := s3vl._invoke('get_index', pg_catalog.jsonb_build_object('index_arn', v_arn));
     IF pg_catalog.jsonb_typeof(v_info -> 'dimension') IS DISTINCT FROM 'number'
@@ -175,10 +190,7 @@ BEGIN
          account_id, is_active, created_at, updated_at, updated_by, index_mode, text_search)
     VALUES (v_name, v_arn, register_index.description_param,
             (v_info ->> 'dimension')::integer, v_info ->> 'distance_metric', coalesce(v_info ->> 'data_type', 'float32'),
-            pg_catalog.split_part(pg_catalog.split_part(v_arn, ':', 6), '/', 2),
-            pg_catalog.split_part(v_arn, ':', 4),
-            pg_catalog.split_part(v_arn, ':', 5),
-            true, pg_catalog.now(), pg_catalog.now(), SESSION_USER, v_info ->> 'index_mode', v_info -> 'text_search')
+            v_parts.bucket_name, v_parts.region, v_parts.account_id, true, pg_catalog.now(), pg_catalog.now(), SESSION_USER, v_info ->> 'index_mode', v_info -> 'text_search')
     ON CONFLICT ON CONSTRAINT index_registry_pkey DO UPDATE
        SET index_arn = EXCLUDED.index_arn,
            description = EXCLUDED.description,
