@@ -48,12 +48,11 @@ def query_vectors_batch(event: dict[str, Any]) -> BatchQueryRequest:
             "(s3vl.query_vectors_batch does)",
         )
     first = validation.integer(event, "first_query_index")
-    raw_filter = event.get("filter")
     return BatchQueryRequest(
         indexes=[validation.index_arn(arn) for arn in arns],
         query_vectors=[validation.vector(v, f"query_vectors[{n}]") for n, v in enumerate(vectors)],
         top_k=validation.top_k(event.get("top_k")),
-        filter=None if raw_filter is None else filters.validate(raw_filter),
+        filter=filters.of_request(event),
         return_metadata=validation.boolean(event, "return_metadata", False),
         first_query_index=1 if first is None else first,
     )

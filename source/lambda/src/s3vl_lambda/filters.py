@@ -55,6 +55,12 @@ _OPERATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+def of_request(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The request's filter as validate returns it, or None when the request has none (absent or null)."""
+    raw = event.get("filter")
+    return None if raw is None else validate(raw)
+
+
 def validate(value: Any, path: str = "filter", depth: int = 1) -> dict[str, Any]:
     """Return the filter, its strings unescaped, if it follows the grammar; raise naming the offending part.
 

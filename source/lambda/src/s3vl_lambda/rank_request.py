@@ -27,7 +27,7 @@ class RankRequest:
 
 
 def rank_vectors(event: dict[str, Any]) -> RankRequest:
-    index = validation.index_arn(validation.required(event, "index_arn"))
+    index = validation.required_index(event)
     metric = validation.required(event, "distance_metric")
     if metric not in METRICS:
         shown = repr(metric)[:80] if isinstance(metric, str) else validation.json_type(metric)

@@ -69,34 +69,29 @@ class DeleteRequest:
     keys: list[str]
 
 
-def _index(event: dict[str, Any]) -> IndexArn:
-    return validation.index_arn(validation.required(event, "index_arn"))
-
-
 def health(event: dict[str, Any]) -> HealthRequest:
     given = event.get("index_arn")
     return HealthRequest(None if given is None else validation.index_arn(given))
 
 
 def get_index(event: dict[str, Any]) -> GetIndexRequest:
-    return GetIndexRequest(_index(event))
+    return GetIndexRequest(validation.required_index(event))
 
 
 def query_vectors(event: dict[str, Any]) -> QueryRequest:
-    index = _index(event)
+    index = validation.required_index(event)
     vector = validation.vector(validation.required(event, "query_vector"), "query_vector")
-    raw_filter = event.get("filter")
     return QueryRequest(
         index=index,
         query_vector=vector,
         top_k=validation.top_k(event.get("top_k")),
-        filter=None if raw_filter is None else filters.validate(raw_filter),
+        filter=filters.of_request(event),
         return_metadata=validation.boolean(event, "return_metadata", False),
     )
 
 
 def get_vectors(event: dict[str, Any]) -> GetVectorsRequest:
-    index = _index(event)
+    index = validation.required_index(event)
     return GetVectorsRequest(
         index=index,
         keys=validation.keys(validation.required(event, "keys"), "keys"),
@@ -106,7 +101,7 @@ def get_vectors(event: dict[str, Any]) -> GetVectorsRequest:
 
 
 def list_vectors(event: dict[str, Any]) -> ListRequest:
-    index = _index(event)
+    index = validation.required_index(event)
     service = limits.service()
     max_results = validation.integer(event, "max_results")
     low, high = service.list_max_results
@@ -145,7 +140,7 @@ def _segment(event: dict[str, Any], count_max: int) -> tuple[int, int] | None:
 
 
 def put_vectors(event: dict[str, Any]) -> PutRequest:
-    index = _index(event)
+    index = validation.required_index(event)
     raw = validation.required(event, "vectors")
     if not isinstance(raw, list):
         raise validation.wrong_type("vectors", "an array of {key, data, metadata} objects", raw)
@@ -176,7 +171,7 @@ def _vector_to_put(item: Any, name: str) -> VectorToPut:
 
 
 def delete_vectors(event: dict[str, Any]) -> DeleteRequest:
-    index = _index(event)
+    index = validation.required_index(event)
     return DeleteRequest(index, validation.keys(validation.required(event, "keys"), "keys"))
 
 

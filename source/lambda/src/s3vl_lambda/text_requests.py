@@ -36,10 +36,6 @@ class TextSearchConfigRequest:
     remove: bool
 
 
-def _index(event: dict[str, Any]) -> IndexArn:
-    return validation.index_arn(validation.required(event, "index_arn"))
-
-
 def _text_key(value: Any, name: str) -> str:
     high = LIMITS["text_key_length_max"]
     if not isinstance(value, str) or not 1 <= len(value) <= high:
@@ -75,22 +71,21 @@ def _query_texts(value: Any) -> list[tuple[str, str]]:
 
 
 def search_text(event: dict[str, Any]) -> SearchTextRequest:
-    index = _index(event)
+    index = validation.required_index(event)
     texts = _query_texts(validation.required(event, "query_texts"))
     raw_vector = event.get("query_vector")
-    raw_filter = event.get("filter")
     return SearchTextRequest(
         index=index,
         query_texts=texts,
         query_vector=None if raw_vector is None else validation.vector(raw_vector, "query_vector"),
         top_k=validation.top_k(event.get("top_k")),
-        filter=None if raw_filter is None else filters.validate(raw_filter),
+        filter=filters.of_request(event),
         return_metadata=validation.boolean(event, "return_metadata", False),
     )
 
 
 def set_index_mode(event: dict[str, Any]) -> IndexModeRequest:
-    index = _index(event)
+    index = validation.required_index(event)
     mode = validation.required(event, "index_mode")
     if mode not in INDEX_MODES:
         raise HandlerError(
@@ -101,7 +96,7 @@ def set_index_mode(event: dict[str, Any]) -> IndexModeRequest:
 
 
 def configure_text_search(event: dict[str, Any]) -> TextSearchConfigRequest:
-    index = _index(event)
+    index = validation.required_index(event)
     key = _text_key(validation.required(event, "metadata_key"), "metadata_key")
     remove = validation.boolean(event, "remove", False)
     language = event.get("language")

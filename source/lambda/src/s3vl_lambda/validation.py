@@ -92,6 +92,11 @@ def index_arn(value: Any) -> IndexArn:
     return IndexArn(value, partition, region, account, bucket, index)
 
 
+def required_index(event: dict[str, Any]) -> IndexArn:
+    """The request's index_arn, which its operation requires."""
+    return index_arn(required(event, "index_arn"))
+
+
 def top_k(value: Any) -> int:
     if value is None:
         return 10
