@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+from support.sql_stack import index_vectors
 
 from .conftest import BUCKET, SqlStack, raises_sqlstate
 
@@ -36,19 +37,10 @@ class Synced:
 
 def index_content(sql_stack: SqlStack, index: str) -> dict[str, tuple[list[float], dict[str, Any]]]:
     """key -> (float32 vector, metadata) of the whole emulator index, read with boto3."""
-    client = sql_stack.s3vectors()
-    content: dict[str, tuple[list[float], dict[str, Any]]] = {}
-    token = None
-    while True:
-        extra = {"nextToken": token} if token else {}
-        page = client.list_vectors(
-            vectorBucketName=BUCKET, indexName=index, returnData=True, returnMetadata=True, **extra
-        )
-        for v in page["vectors"]:
-            content[v["key"]] = (v["data"]["float32"], v.get("metadata") or {})
-        token = page.get("nextToken")
-        if not token:
-            return content
+    return {
+        v["key"]: (v["data"]["float32"], v.get("metadata") or {})
+        for v in index_vectors(sql_stack.s3vectors(), index)
+    }
 
 
 def table_content(conn: psycopg.Connection[Any], table: str, metadata: list[str]) -> dict[str, Any]:
