@@ -6,15 +6,28 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .. import deadline
+from ..clients import client_for
 from ..errors import HandlerError
 from .threads import Counter
 
 RETRIED_CODES = frozenset({"THROTTLED", "SERVICE_UNAVAILABLE"})
 
 T = TypeVar("T")
+
+
+def one_attempt_client(region: str, event: str, hook: Callable[..., None]) -> Any:
+    """The region's client that makes one attempt per call, for callers that retry with with_backoff, with
+    `hook` registered for botocore `event` (once: registering the same unique_id again is a no-op).
+
+    Many calls at once against an index's rate limits are throttled routinely; the SDK's retries back off
+    from about a second and would spend the container's retry quota (kept across invocations, clients.py)
+    that protects later calls."""
+    client = client_for(region, attempts=1)
+    client.meta.events.register(event, hook, unique_id=f"s3vl:{event}")
+    return client
 
 
 def with_backoff(

@@ -22,12 +22,12 @@ from typing import Any
 
 from .. import deadline
 from ..batch_request import BatchQueryRequest
-from ..clients import BATCH_CONCURRENCY, client_for
+from ..clients import BATCH_CONCURRENCY
 from ..errors import HandlerError
 from ..requests import QueryRequest
 from ..validation import IndexArn
 from . import query
-from .backoff import with_backoff
+from .backoff import one_attempt_client, with_backoff
 from .threads import Counter, LazyPool, fan_out
 
 # Backoff after a 429: full jitter over base * 2^attempt, capped; attempts end with the function's time.
@@ -43,7 +43,6 @@ HEDGE_AFTER_S = 0.01
 # in C (~0.3 ms); a group query sends the same vector 8 to 16 times.
 _STAND_IN = [1.0]
 _vector = threading.local()  # .value: the vector of the query this thread is sending
-_HOOK_ID = "s3vl-batch-put-vector"
 
 # The container's batch threads, created on the first batch and reused by the next invocations.
 _executor = LazyPool(BATCH_CONCURRENCY, "s3vl-batch")
@@ -127,7 +126,8 @@ def _hedged(single: QueryRequest, throttled: Counter, hedged: Counter) -> dict[s
 
 
 def _with_backoff(single: QueryRequest, throttled: Counter) -> dict[str, Any]:
-    client = _fast_client(single.index.region)
+    # The vector is put into the body by JSON (_put_vector).
+    client = one_attempt_client(single.index.region, "before-call.s3vectors.QueryVectors", _put_vector)
     _vector.value = single.query_vector
     single = QueryRequest(single.index, _STAND_IN, single.top_k, single.filter, single.return_metadata)
     return with_backoff(
@@ -138,15 +138,6 @@ def _with_backoff(single: QueryRequest, throttled: Counter) -> dict[str, Any]:
         cap_s=BACKOFF_CAP_S,
         api="QueryVectors",
     )
-
-
-def _fast_client(region: str) -> Any:
-    """The region's one-attempt client (the backoff is _with_backoff's), with the vector put in by JSON."""
-    client = client_for(region, attempts=1)
-    client.meta.events.register(
-        "before-call.s3vectors.QueryVectors", _put_vector, unique_id=_HOOK_ID
-    )  # registering the same unique_id again is a no-op
-    return client
 
 
 def _put_vector(params: dict[str, Any], **_: Any) -> None:

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import limits, nul_escape, vector_data
-from ..clients import RANK_CONCURRENCY, client_for
+from ..clients import RANK_CONCURRENCY
 from ..errors import HandlerError
 from ..rank_request import RankRequest
-from .backoff import with_backoff
+from .backoff import one_attempt_client, with_backoff
 from .get import fetch
 from .query import similarity
 from .threads import Counter, LazyPool, fan_out
@@ -42,7 +42,6 @@ _executor = LazyPool(RANK_CONCURRENCY, "s3vl-rank")
 _TOO_SLOW = "pass fewer candidate ids per call or raise the Lambda timeout"
 # Set in a thread while it reads candidates: their GetVectors answers are decoded by _decode_directly.
 _direct = threading.local()
-_HOOK_ID = "s3vl-rank-direct-decode"
 
 Ranked = tuple[float, str]  # (float64 distance, key as returned to SQL)
 
@@ -79,19 +78,9 @@ def _decode_directly(
         response_dict["body"] = b"{}"
 
 
-def _client(region: str) -> Any:
-    # One attempt per call, as query_vectors_batch: 32 calls at once against the index's read rate are
-    # throttled routinely, and the SDK's retries would spend the container's retry quota (kept across
-    # invocations) that protects later calls; with_backoff retries 429 and 503 here instead.
-    client = client_for(region, attempts=1)
-    client.meta.events.register(
-        "before-parse.s3vectors.GetVectors", _decode_directly, unique_id=_HOOK_ID
-    )  # registering the same unique_id again is a no-op
-    return client
-
-
 def run(request: RankRequest) -> dict[str, Any]:
-    client = _client(request.index.region)
+    # 32 calls at once against the index's read rate: with_backoff retries 429 and 503 (backoff.py).
+    client = one_attempt_client(request.index.region, "before-parse.s3vectors.GetVectors", _decode_directly)
     distance = distance_function(request.distance_metric, request.query_vector)
     dimension = len(request.query_vector)
     distinct = list(dict.fromkeys(request.keys))
