@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
-from s3vl_local import local_aws  # noqa: E402
 from s3vl_local.stack import LocalStack  # noqa: E402
-from schema_setup import install_schema  # noqa: E402
+from schema_setup import create_index, install_schema, running_stack, s3vectors  # noqa: E402
 
 DIM, TOP_K, MEMBERS, BATCH = 768, 10, 8, 1000
 BUCKET, SINGLE, GROUP, DBNAME = "bench-batch", "bench-all", "bench-group", "s3vl_bench_batch"
@@ -37,36 +35,19 @@ ORDER_SEED = 7
 
 def _load(stack: LocalStack, n: int, rng: np.random.Generator) -> dict[str, str]:
     """The single index with all n vectors, and MEMBERS indexes with n / MEMBERS each."""
-    env = stack.env()
-    s3v = local_aws.client("s3vectors", env["AWS_ENDPOINT_URL_S3VECTORS"])
+    s3v = s3vectors(stack)
     s3v.create_vector_bucket(vectorBucketName=BUCKET)
     data = rng.standard_normal((n, DIM)).astype(np.float32)
     parts = {SINGLE: range(n), **{f"bench-m{m}": range(m, n, MEMBERS) for m in range(MEMBERS)}}
-    arns = {}
-    for index, rows in parts.items():
-        s3v.create_index(
-            vectorBucketName=BUCKET,
-            indexName=index,
-            dataType="float32",
-            dimension=DIM,
-            distanceMetric="cosine",
-        )
-        rows = list(rows)
-        for start in range(0, len(rows), 500):  # boto3 retries the profile's 429s (2,500 vectors/s per index)
-            vectors = [
-                {"key": f"v{i}", "data": {"float32": data[i].tolist()}} for i in rows[start : start + 500]
-            ]
-            s3v.put_vectors(vectorBucketName=BUCKET, indexName=index, vectors=vectors)
-        arns[index] = s3v.get_index(vectorBucketName=BUCKET, indexName=index)["index"]["indexArn"]
-    return arns
+    return {
+        index: create_index(s3v, BUCKET, index, DIM, [f"v{i}" for i in rows], data[list(rows)])
+        for index, rows in parts.items()
+    }
 
 
 def _install(stack: LocalStack, arns: dict[str, str]) -> None:
-    install_schema(stack, DBNAME)
+    install_schema(stack, DBNAME, arns, timeout_seconds=60)
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
-        conn.execute("SELECT s3vl.configure(%s, NULL, 60)", (stack.env()["S3VL_LAMBDA_FUNCTION_ARN"],))
-        for index, arn in arns.items():
-            conn.execute("SELECT s3vl.register_index(%s, %s)", (index, arn))
         members = [name for name in arns if name != SINGLE]
         conn.execute("SELECT s3vl.register_index_group(%s, %s)", (GROUP, members))
 
@@ -127,14 +108,8 @@ def measure(stack: LocalStack, n: int, rounds: int) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     quick = "--quick" in (argv or [])
     n, rounds = (2000, 20) if quick else (8000, 60)
-    with tempfile.TemporaryDirectory(prefix="s3vl-bench-batch-") as state:
-        Path(state).chmod(0o755)  # the postgres OS user must traverse it when we run as root
-        stack = LocalStack(Path(state), latency_profile="aws")
-        stack.start()
-        try:
-            results = measure(stack, n, rounds)
-        finally:
-            stack.stop()
+    with running_stack("batch", latency_profile="aws") as stack:
+        results = measure(stack, n, rounds)
     for row in results:
         print(
             f"{row['name']}: {row['value']:.1f} ms, baseline {row['baseline']:.1f} ms, "

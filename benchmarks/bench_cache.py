@@ -17,7 +17,6 @@ from __future__ import annotations
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
-from s3vl_local import local_aws  # noqa: E402
 from s3vl_local.stack import LocalStack  # noqa: E402
-from schema_setup import install_schema  # noqa: E402
+from schema_setup import create_index, install_schema, running_stack, s3vectors  # noqa: E402
 
 DIM, TOP_K = 768, 10
 BUCKET, CACHED, UNCACHED, DBNAME = "bench-cache", "bench-cached", "bench-uncached", "s3vl_bench_cache"
@@ -38,35 +36,16 @@ ORDER_SEED = 7
 
 
 def _load(stack: LocalStack, n: int, rng: np.random.Generator) -> dict[str, str]:
-    env = stack.env()
-    s3v = local_aws.client("s3vectors", env["AWS_ENDPOINT_URL_S3VECTORS"])
+    s3v = s3vectors(stack)
     s3v.create_vector_bucket(vectorBucketName=BUCKET)
     data = rng.standard_normal((n, DIM)).astype(np.float32)
-    arns = {}
-    for index in (CACHED, UNCACHED):
-        s3v.create_index(
-            vectorBucketName=BUCKET,
-            indexName=index,
-            dataType="float32",
-            dimension=DIM,
-            distanceMetric="cosine",
-        )
-        for start in range(0, n, 500):  # boto3 retries the profile's 429s (2,500 vectors/s per index)
-            vectors = [
-                {"key": f"v{i}", "data": {"float32": data[i].tolist()}}
-                for i in range(start, min(n, start + 500))
-            ]
-            s3v.put_vectors(vectorBucketName=BUCKET, indexName=index, vectors=vectors)
-        arns[index] = s3v.get_index(vectorBucketName=BUCKET, indexName=index)["index"]["indexArn"]
-    return arns
+    keys = [f"v{i}" for i in range(n)]
+    return {index: create_index(s3v, BUCKET, index, DIM, keys, data) for index in (CACHED, UNCACHED)}
 
 
 def _install(stack: LocalStack, arns: dict[str, str]) -> None:
-    install_schema(stack, DBNAME)
+    install_schema(stack, DBNAME, arns)
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
-        conn.execute("SELECT s3vl.configure(%s)", (stack.env()["S3VL_LAMBDA_FUNCTION_ARN"],))
-        for index, arn in arns.items():
-            conn.execute("SELECT s3vl.register_index(%s, %s)", (index, arn))
         conn.execute("SELECT s3vl.set_query_cache(%s, interval '1 hour')", (CACHED,))
 
 
@@ -122,14 +101,8 @@ def measure(stack: LocalStack, n: int, rounds: int) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     quick = "--quick" in (argv or [])
     n, rounds = (1000, 15) if quick else (5000, 60)
-    with tempfile.TemporaryDirectory(prefix="s3vl-bench-cache-") as state:
-        Path(state).chmod(0o755)  # the postgres OS user must traverse it when we run as root
-        stack = LocalStack(Path(state), latency_profile="aws")
-        stack.start()
-        try:
-            results = measure(stack, n, rounds)
-        finally:
-            stack.stop()
+    with running_stack("cache", latency_profile="aws") as stack:
+        results = measure(stack, n, rounds)
     for row in results:
         target = "" if row["target"] is None else f" (target <= {row['target']})"
         print(

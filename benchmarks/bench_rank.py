@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,40 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
-from s3vl_local import local_aws  # noqa: E402
-from s3vl_local.stack import LocalStack  # noqa: E402
-from schema_setup import install_schema  # noqa: E402
+from schema_setup import create_index, install_schema, running_stack, s3vectors  # noqa: E402
 
 N, DIM, CANDIDATES = 20_000, 768, 5_000
 BUCKET, INDEX, DBNAME = "bench-rank", "rank-20k", "s3vl_bench_rank"
 PROFILE = "aws"
-
-
-def _load(s3v: Any, data: np.ndarray) -> str:
-    s3v.create_vector_bucket(vectorBucketName=BUCKET)
-    s3v.create_index(
-        vectorBucketName=BUCKET, indexName=INDEX, dataType="float32", dimension=DIM, distanceMetric="cosine"
-    )
-    s3v.update_index_mode(vectorBucketName=BUCKET, indexName=INDEX, indexMode="CLASSIC")
-    for start in range(0, N, 500):
-        vectors = [
-            {"key": f"doc-{i}", "data": {"float32": data[i].tolist()}, "metadata": {"sel": i % 1000 == 7}}
-            for i in range(start, start + 500)
-        ]
-        for attempt in range(20):  # the profile's write rate limit answers 429 beyond 2,500 vectors/s
-            try:
-                s3v.put_vectors(vectorBucketName=BUCKET, indexName=INDEX, vectors=vectors)
-                break
-            except s3v.exceptions.TooManyRequestsException:
-                time.sleep(0.2 * (attempt + 1))
-    return str(s3v.get_index(vectorBucketName=BUCKET, indexName=INDEX)["index"]["indexArn"])
-
-
-def _install(stack: Any, env: dict[str, str], index_arn: str) -> None:
-    install_schema(stack, DBNAME)
-    with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
-        conn.execute("SELECT s3vl.configure(%s)", (env["S3VL_LAMBDA_FUNCTION_ARN"],))
-        conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX, index_arn))
 
 
 def _top10(data: np.ndarray, rows: np.ndarray, query: np.ndarray) -> list[str]:
@@ -73,11 +43,13 @@ def _top10(data: np.ndarray, rows: np.ndarray, query: np.ndarray) -> list[str]:
 
 
 def measure(stack: Any, repeats: int) -> list[dict[str, Any]]:
-    env = stack.env()
     rng = np.random.default_rng(15)
     data = rng.standard_normal((N, DIM)).astype(np.float32)
-    index_arn = _load(local_aws.client("s3vectors", env["AWS_ENDPOINT_URL_S3VECTORS"]), data)
-    _install(stack, env, index_arn)
+    s3v = s3vectors(stack)
+    s3v.create_vector_bucket(vectorBucketName=BUCKET)
+    keys, metadata = [f"doc-{i}" for i in range(N)], [{"sel": i % 1000 == 7} for i in range(N)]
+    index_arn = create_index(s3v, BUCKET, INDEX, DIM, keys, data, metadata, index_mode="CLASSIC")
+    install_schema(stack, DBNAME, {INDEX: index_arn})
     queries = [rng.standard_normal(DIM).astype(np.float32) for _ in range(repeats)]
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
         # The relational side: the rows a SQL condition chooses, as an application table would hold them.
@@ -162,14 +134,8 @@ def measure(stack: Any, repeats: int) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     # The get_vectors comparison moves 5,000 x 768 numbers into SQL, seconds each time: few repeats.
     repeats = 3 if argv and "--quick" in argv else 5
-    with tempfile.TemporaryDirectory(prefix="s3vl-bench-rank-") as state:
-        Path(state).chmod(0o755)  # the postgres OS user must traverse it when we run as root
-        stack = LocalStack(Path(state), latency_profile=PROFILE)
-        stack.start()
-        try:
-            results = measure(stack, repeats)
-        finally:
-            stack.stop()
+    with running_stack("rank", latency_profile=PROFILE) as stack:
+        results = measure(stack, repeats)
     for row in results:
         target = "" if row["target"] is None else f" (target {row['target']})"
         print(f"{row['name']}: {row['value']:.3g} {row['unit']}, baseline {row['baseline']:.3g}, "

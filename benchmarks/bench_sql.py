@@ -28,7 +28,6 @@ import random
 import socket
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,19 +39,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
-from s3vl_local import local_aws  # noqa: E402
-from s3vl_local.stack import LocalStack  # noqa: E402
-from schema_setup import install_schema  # noqa: E402
+from schema_setup import create_index, install_schema, running_stack, s3vectors  # noqa: E402
 
 N, DIM, TOP_K = 10_000, 768, 10
 BUCKET, INDEX, DBNAME = "bench-sql", "bench-10k", "s3vl_bench"
 REPEATS = 250
 CPU_CALLS = 300  # /proc counts CPU in 10 ms ticks: enough calls to resolve 0.1 ms per call
 ORDER_SEED = 5
-
-
-def _s3vectors_client(env: dict[str, str]) -> Any:
-    return local_aws.client("s3vectors", env["AWS_ENDPOINT_URL_S3VECTORS"])  # fmt: skip
 
 
 def _invoke_connection(env: dict[str, str]) -> http.client.HTTPConnection:
@@ -65,27 +58,9 @@ def _invoke_connection(env: dict[str, str]) -> http.client.HTTPConnection:
 
 def _load_index(s3v: Any, rng: np.random.Generator) -> str:
     s3v.create_vector_bucket(vectorBucketName=BUCKET)
-    s3v.create_index(
-        vectorBucketName=BUCKET, indexName=INDEX, dataType="float32", dimension=DIM, distanceMetric="cosine"
-    )
     matrix = rng.standard_normal((N, DIM), dtype=np.float32)
-    for start in range(0, N, 500):
-        s3v.put_vectors(
-            vectorBucketName=BUCKET,
-            indexName=INDEX,
-            vectors=[
-                {"key": f"doc-{i}", "data": {"float32": matrix[i].tolist()}, "metadata": {"b": i % 100}}
-                for i in range(start, start + 500)
-            ],
-        )
-    return str(s3v.get_index(vectorBucketName=BUCKET, indexName=INDEX)["index"]["indexArn"])
-
-
-def _install(stack: Any, env: dict[str, str], index_arn: str) -> None:
-    install_schema(stack, DBNAME)
-    with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
-        conn.execute("SELECT s3vl.configure(%s)", (env["S3VL_LAMBDA_FUNCTION_ARN"],))
-        conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX, index_arn))
+    keys, metadata = [f"doc-{i}" for i in range(N)], [{"b": i % 100} for i in range(N)]
+    return create_index(s3v, BUCKET, INDEX, DIM, keys, matrix, metadata)
 
 
 def _timed(fn: Any) -> float:
@@ -96,11 +71,11 @@ def _timed(fn: Any) -> float:
 
 def measure(stack: Any) -> list[dict[str, Any]]:
     env = stack.env()
-    s3v = _s3vectors_client(env)
+    s3v = s3vectors(stack)
     invoke = _invoke_connection(env)
     rng = np.random.default_rng(42)
     index_arn = _load_index(s3v, rng)
-    _install(stack, env, index_arn)
+    install_schema(stack, DBNAME, {INDEX: index_arn})
     queries = [rng.standard_normal(DIM).astype(np.float32) for _ in range(REPEATS)]
     function_arn = env["S3VL_LAMBDA_FUNCTION_ARN"]
 
@@ -244,14 +219,8 @@ def _cpu_per_call(fn: Any, queries: list[np.ndarray], processes: dict[str, list[
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="s3vl-bench-sql-") as state:
-        Path(state).chmod(0o755)  # the postgres OS user must traverse it when we run as root
-        stack = LocalStack(Path(state))
-        stack.start()
-        try:
-            results = measure(stack)
-        finally:
-            stack.stop()
+    with running_stack("sql") as stack:
+        results = measure(stack)
     for row in results:
         target = "" if row["target"] is None else f" (target <= {row['target']})"
         unit = row["unit"]

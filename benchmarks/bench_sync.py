@@ -21,7 +21,6 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
-from s3vl_local import local_aws  # noqa: E402
-from s3vl_local.stack import LocalStack  # noqa: E402
-from schema_setup import install_schema  # noqa: E402
+from schema_setup import create_index, install_schema, running_stack, s3vectors  # noqa: E402
 
 DIM = 768
 BUCKET, DBNAME, TABLE = "bench-sync", "s3vl_bench_sync", "public.bench_items"
@@ -48,23 +45,14 @@ FLUSH_EVERY_SECOND = (
 )
 
 
-def _setup(stack: Any, env: dict[str, str], rows: int, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
-    s3v = local_aws.client("s3vectors", env["AWS_ENDPOINT_URL_S3VECTORS"])
+def _setup(stack: Any, rows: int, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
+    s3v = s3vectors(stack)
     s3v.create_vector_bucket(vectorBucketName=BUCKET)
-    for name in (SYNCED, DIRECT):
-        s3v.create_index(
-            vectorBucketName=BUCKET,
-            indexName=name,
-            dataType="float32",
-            dimension=DIM,
-            distanceMetric="cosine",
-        )
-    install_schema(stack, DBNAME)
+    arn = create_index(s3v, BUCKET, SYNCED, DIM)
+    create_index(s3v, BUCKET, DIRECT, DIM)
+    install_schema(stack, DBNAME, {SYNCED: arn})
     matrix = rng.standard_normal((rows, DIM), dtype=np.float32)
-    arn = s3v.get_index(vectorBucketName=BUCKET, indexName=SYNCED)["index"]["indexArn"]
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
-        conn.execute("SELECT s3vl.configure(%s)", (env["S3VL_LAMBDA_FUNCTION_ARN"],))
-        conn.execute("SELECT s3vl.register_index(%s, %s)", (SYNCED, arn))
         conn.execute(f"CREATE TABLE {TABLE} (id integer PRIMARY KEY, emb real[] NOT NULL, grp text)")
         with conn.cursor() as cur, cur.copy(f"COPY {TABLE} (id, emb, grp) FROM STDIN") as copy:
             for i in range(rows):
@@ -143,9 +131,8 @@ def _lag_samples(stack: Any, s3v: Any, samples: int, rng: np.random.Generator) -
 
 
 def measure(stack: Any, rows: int, samples: int) -> list[dict[str, Any]]:
-    env = stack.env()
     rng = np.random.default_rng(7)
-    s3v, matrix = _setup(stack, env, rows, rng)
+    s3v, matrix = _setup(stack, rows, rng)
     flush_s, direct_s = [], []
     order = random.Random(5)
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
@@ -185,14 +172,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--quick", action="store_true", help="fewer rows and lag samples")
     args = parser.parse_args(argv)
     rows, samples = (2000, 10) if args.quick else (10000, 40)
-    with tempfile.TemporaryDirectory(prefix="s3vl-bench-sync-") as state:
-        Path(state).chmod(0o755)  # the postgres OS user must traverse it when we run as root
-        stack = LocalStack(Path(state))
-        stack.start()
-        try:
-            results = measure(stack, rows, samples)
-        finally:
-            stack.stop()
+    with running_stack("sync") as stack:
+        results = measure(stack, rows, samples)
     for row in results:
         ratio = "" if row["ratio"] is None else f", ratio {row['ratio']:.2f}"
         target = "" if row["target"] is None else f" (target {row['target']})"
