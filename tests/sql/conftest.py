@@ -6,8 +6,10 @@ emulator. The helpers are in tests/support/sql_stack.py, shared with the reliabi
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -82,3 +84,24 @@ def sql_stack(local_stack: Any) -> Iterator[SqlStack]:
 def conn(sql_stack: SqlStack) -> Iterator[psycopg.Connection[Any]]:
     with sql_stack.connect() as connection:
         yield connection
+
+
+@contextlib.contextmanager
+def emulator_fault(sql_stack: SqlStack, plan: dict[str, Any]) -> Iterator[Callable[[], dict[str, Any]]]:
+    """A fault plan on the stack's S3 Vectors emulator (its /_s3vl/faults control API), cleared after;
+    yields a function that reads the emulator's fault state (what it injected)."""
+    url = sql_stack.env["AWS_ENDPOINT_URL_S3VECTORS"] + "/_s3vl/faults"
+
+    def call(method: str, document: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = None if document is None else json.dumps(document).encode()
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=body, method=method), timeout=10
+        ) as answer:
+            assert answer.status == 200
+            return json.loads(answer.read())  # type: ignore[no-any-return]
+
+    call("PUT", plan)
+    try:
+        yield lambda: call("GET")
+    finally:
+        call("DELETE")

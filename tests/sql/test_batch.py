@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from .conftest import BUCKET, Index, SqlStack, create_index, raises_sqlstate
+from .conftest import BUCKET, Index, SqlStack, create_index, emulator_fault, raises_sqlstate
 
 DIM = 16
 MEMBERS = ("grp-a", "grp-b", "grp-c")
@@ -199,13 +198,6 @@ def test_a_bad_row_fails_the_call_naming_its_query_index(conn) -> None:
     assert flat.sqlstate == "22023" and "two-dimensional" in flat.diag.message_primary
 
 
-def _faults(sql_stack: SqlStack, method: str, plan: dict[str, Any] | None = None) -> None:
-    body = None if plan is None else json.dumps(plan).encode()
-    url = sql_stack.env["AWS_ENDPOINT_URL_S3VECTORS"] + "/_s3vl/faults"
-    with urllib.request.urlopen(urllib.request.Request(url, data=body, method=method), timeout=10) as answer:
-        assert answer.status == 200
-
-
 def test_one_failing_query_fails_the_call_with_its_index(sql_stack: SqlStack, conn) -> None:
     queries = np.random.default_rng(7).standard_normal((6, 64)).tolist()
     # Two calls answer, then every call times out: the batch retries only 429 and 503, so a query fails.
@@ -214,11 +206,8 @@ def test_one_failing_query_fails_the_call_with_its_index(sql_stack: SqlStack, co
         "error": "RequestTimeoutException",
         "schedule": [False, False] + [True] * 40,
     }
-    _faults(sql_stack, "PUT", plan)
-    try:
+    with emulator_fault(sql_stack, plan):
         failure = raises_sqlstate(conn, "SELECT * FROM s3vl.query_vectors_batch('rand-64', %s)", (queries,))
-    finally:
-        _faults(sql_stack, "DELETE")
     assert failure.sqlstate == "SV005"
     match = re.match(r"query_index (\d+); error code AWS_TIMEOUT", failure.diag.message_detail or "")
     assert match and 1 <= int(match.group(1)) <= 6, failure.diag.message_detail
@@ -228,22 +217,16 @@ def test_throttling_is_retried_with_backoff_inside_the_function(sql_stack: SqlSt
     query = np.random.default_rng(8).standard_normal((1, 64))
     # Five 429s in a row: more than the SDK's three attempts, so a single query_vectors fails...
     plan = {"operation": "QueryVectors", "error": "TooManyRequestsException", "count": 5}
-    _faults(sql_stack, "PUT", plan)
-    try:
+    with emulator_fault(sql_stack, plan):
         assert (
             raises_sqlstate(
                 conn, "SELECT * FROM s3vl.query_vectors(%s, 'rand-64')", (query[0].tolist(),)
             ).sqlstate
             == "SV004"
         )
-    finally:
-        _faults(sql_stack, "DELETE")
     # ... while the batch backs off and answers.
-    _faults(sql_stack, "PUT", plan)
-    try:
+    with emulator_fault(sql_stack, plan):
         found = _batch(conn, "rand-64", query, top_k=5)
-    finally:
-        _faults(sql_stack, "DELETE")
     assert [r[0] for r in found[1]] == [k for k, _ in sql_stack.indexes["rand-64"].ranking(query[0])[:5]]
 
 

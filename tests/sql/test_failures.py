@@ -5,9 +5,7 @@ speak the contract. validate_config() reports the same failures as rows instead 
 from __future__ import annotations
 
 import io
-import json
 import threading
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO, SqlStack, raises_sqlstate
+from .conftest import REPO, SqlStack, emulator_fault, raises_sqlstate
 
 QUERY = "SELECT * FROM s3vl.query_vectors(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5], 'test-index-5d', top_k => 5)"
 ROLE = "arn:aws:iam::000000000000:role/s3vl-sql-tests"
@@ -275,18 +273,6 @@ def test_answers_over_the_payload_limit_are_split(sql_stack: SqlStack, conn) -> 
         client.delete_index(vectorBucketName="s3vl-sql-tests", indexName="bulky")
 
 
-def _faults(sql_stack: SqlStack, method: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Set, read or clear the fault plans of the stack's S3 Vectors emulator (its /_s3vl/faults control
-    API); returns its state."""
-    body = None if plan is None else json.dumps(plan).encode()
-    request = urllib.request.Request(
-        sql_stack.env["AWS_ENDPOINT_URL_S3VECTORS"] + "/_s3vl/faults", data=body, method=method
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-        return json.loads(response.read())  # type: ignore[no-any-return]
-
-
 @pytest.mark.parametrize(
     ("error", "sqlstate", "code"),
     [
@@ -298,11 +284,8 @@ def _faults(sql_stack: SqlStack, method: str, plan: dict[str, Any] | None = None
 )
 def test_emulator_faults_raise_their_sqlstate(sql_stack: SqlStack, conn, error: str, sqlstate: str,
                                               code: str) -> None:  # fmt: skip
-    _faults(sql_stack, "PUT", {"operation": "QueryVectors", "error": error})
-    try:
+    with emulator_fault(sql_stack, {"operation": "QueryVectors", "error": error}):
         failure = raises_sqlstate(conn, QUERY)
-    finally:
-        _faults(sql_stack, "DELETE")
     assert failure.sqlstate == sqlstate, str(failure)
     assert code in failure.diag.message_detail and error in failure.diag.message_detail
     assert len(conn.execute(QUERY).fetchall()) == 5  # the fault cleared, the same call succeeds
@@ -311,12 +294,8 @@ def test_emulator_faults_raise_their_sqlstate(sql_stack: SqlStack, conn, error: 
 def test_a_transient_fault_is_retried_by_the_function(sql_stack: SqlStack, conn) -> None:
     # A new function: the stack's warm workers have spent their retry quota on the persistent faults above.
     with sql_stack.fresh_function(conn, "s3vl-sql-retry"):
-        _faults(
-            sql_stack, "PUT", {"operation": "QueryVectors", "error": "ServiceUnavailableException", "next": 1}
-        )
-        try:
+        plan = {"operation": "QueryVectors", "error": "ServiceUnavailableException", "next": 1}
+        with emulator_fault(sql_stack, plan) as fault_state:
             assert len(conn.execute(QUERY).fetchall()) == 5
-            injected = _faults(sql_stack, "GET")["injected"]
-        finally:
-            _faults(sql_stack, "DELETE")
+            injected = fault_state()["injected"]
     assert injected == {"QueryVectors": 1}  # the call met the fault and its retry answered

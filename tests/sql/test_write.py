@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-import urllib.request
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from .conftest import BUCKET, SqlStack, raises_sqlstate
+from .conftest import BUCKET, SqlStack, emulator_fault, raises_sqlstate
 
 
 @pytest.fixture
@@ -282,20 +279,6 @@ def test_a_vector_that_is_zero_in_float32_is_refused_on_a_cosine_index_before_in
     assert np.float32(stored[0]) == np.float32(1e-45)
 
 
-@contextlib.contextmanager
-def _emulator_fault(sql_stack: SqlStack, plan: dict) -> Iterator[None]:
-    """A fault plan on the stack's S3 Vectors emulator (its /_s3vl/faults control API), cleared after."""
-    url = sql_stack.env["AWS_ENDPOINT_URL_S3VECTORS"] + "/_s3vl/faults"
-    request = urllib.request.Request(url, data=json.dumps(plan).encode(), method="PUT")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-    try:
-        yield
-    finally:
-        with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10) as response:
-            assert response.status == 200
-
-
 # The client makes 3 attempts at a ServiceUnavailableException before the function reports it.
 FAILS = [True] * 3
 
@@ -314,7 +297,7 @@ def test_a_put_failing_midway_reports_the_same_exact_count_in_message_and_detail
     keys = [f"mid-{i:04d}" for i in range(count)]
     vectors = np.random.default_rng(count).standard_normal((count, 16)).astype(np.float32)
     put = "SELECT s3vl.put_vectors('write-16', %s, %s::float8[])"
-    with _emulator_fault(sql_stack, {"operation": "PutVectors", "error": "ServiceUnavailableException",
+    with emulator_fault(sql_stack, {"operation": "PutVectors", "error": "ServiceUnavailableException",
                                      "schedule": schedule}):  # fmt: skip
         failure = raises_sqlstate(conn, put, (keys, vectors.tolist()))
     assert failure.sqlstate == "SV004", str(failure)
@@ -330,7 +313,7 @@ def test_a_delete_failing_midway_reports_the_exact_count_deleted(
     vectors = np.random.default_rng(5).standard_normal((1200, 16)).astype(np.float32)
     conn.execute("SELECT s3vl.put_vectors('write-16', %s, %s::float8[])", (keys, vectors.tolist()))
     delete = "SELECT s3vl.delete_vectors('write-16', %s)"
-    with _emulator_fault(sql_stack, {"operation": "DeleteVectors", "error": "ServiceUnavailableException",
+    with emulator_fault(sql_stack, {"operation": "DeleteVectors", "error": "ServiceUnavailableException",
                                      "schedule": [False, False, *FAILS]}):  # fmt: skip
         failure = raises_sqlstate(conn, delete, (keys,))
     assert failure.sqlstate == "SV004", str(failure)
