@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-from support.sql_stack import REPO, Index, SqlStack
+from support.sql_stack import REPO, Index, SqlStack, create_index, index_vectors
 
 DBNAME = "s3vl_reliability"
 BUCKET = "s3vl-reliability"
@@ -69,41 +69,18 @@ class ReliabilityStack(SqlStack):
     def index_checksum(self, index: str) -> tuple[int, str]:
         """(count, sha256) of every key, float32 vector and metadata of `index`, read with boto3 directly
         from the emulator (independent of the chain under test)."""
-        client = self.s3vectors()
         digest = hashlib.sha256()
-        items: list[tuple[str, bytes, str]] = []
-        token = None
-        while True:
-            extra = {"nextToken": token} if token else {}
-            page = client.list_vectors(
-                vectorBucketName=BUCKET, indexName=index, returnData=True, returnMetadata=True, **extra
+        items = [
+            (
+                v["key"],
+                np.asarray(v["data"]["float32"], dtype=np.float32).tobytes(),
+                json.dumps(v.get("metadata"), sort_keys=True),
             )
-            for v in page["vectors"]:
-                data = np.asarray(v["data"]["float32"], dtype=np.float32).tobytes()
-                items.append((v["key"], data, json.dumps(v.get("metadata"), sort_keys=True)))
-            token = page.get("nextToken")
-            if not token:
-                break
+            for v in index_vectors(self.s3vectors(), index, BUCKET)
+        ]
         for key, data, metadata in sorted(items):
             digest.update(key.encode() + b"\0" + data + metadata.encode() + b"\n")
         return len(items), digest.hexdigest()
-
-
-def _create_index(client: Any, index: Index, remote: str) -> None:
-    client.create_index(
-        vectorBucketName=BUCKET,
-        indexName=remote,
-        dataType="float32",
-        dimension=index.data.shape[1],
-        distanceMetric=index.metric,
-    )
-    items = [
-        {"key": k, "data": {"float32": [float(x) for x in row]}, "metadata": m}
-        for k, row, m in zip(index.keys, index.data, index.metadata, strict=True)
-    ]
-    for start in range(0, len(items), 500):
-        client.put_vectors(vectorBucketName=BUCKET, indexName=remote, vectors=items[start : start + 500])
-    index.arn = client.get_index(vectorBucketName=BUCKET, indexName=remote)["index"]["indexArn"]
 
 
 def _random_index(name: str, metric: str, count: int, dim: int, seed: int) -> Index:
@@ -147,7 +124,10 @@ def rel_stack(local_stack: Any) -> Iterator[ReliabilityStack]:
         with stack.connect() as conn:
             conn.execute("SELECT s3vl.configure(%s)", (stack.function_arn,))
             for index in indexes:
-                _create_index(client, index, index.name)
+                index.arn = create_index(
+                    client, index.name, index.data.shape[1], index.metric, index.keys, index.data,
+                    index.metadata, bucket=BUCKET,
+                )  # fmt: skip
                 stack.indexes[index.name] = index
                 conn.execute("SELECT s3vl.register_index(%s, %s)", (index.name, index.arn))
         yield stack

@@ -14,12 +14,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
+import pytest
 from s3vl_local.processes import is_alive
+from support.s3vectors import create_float32_index
+from support.sql_stack import index_vectors
 
 from .conftest import BUCKET, REPO, Faults, ReliabilityStack
 
@@ -153,114 +157,26 @@ def _kill_a_flushing_backend(rel_stack: ReliabilityStack, deadline: float) -> in
 
 
 def _index_content(rel_stack: ReliabilityStack) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
-    client = rel_stack.s3vectors()
-    content: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
-    token = None
-    while True:
-        extra = {"nextToken": token} if token else {}
-        page = client.list_vectors(
-            vectorBucketName=BUCKET, indexName=INDEX, returnData=True, returnMetadata=True, **extra
-        )
-        for v in page["vectors"]:
-            content[v["key"]] = (np.asarray(v["data"]["float32"], dtype=np.float32), v.get("metadata") or {})
-        token = page.get("nextToken")
-        if not token:
-            return content
+    return {
+        v["key"]: (np.asarray(v["data"]["float32"], dtype=np.float32), v.get("metadata") or {})
+        for v in index_vectors(rel_stack.s3vectors(), INDEX, BUCKET)
+    }
 
 
-def test_index_equals_table_after_random_writes_faults_and_kills(
-    rel_stack: ReliabilityStack, faults: Faults
-) -> None:
+@pytest.fixture
+def synced_index(rel_stack: ReliabilityStack, faults: Faults) -> Iterator[None]:
+    """INDEX, empty and registered, and TABLE for the test to sync to it; both removed afterwards, once the
+    faults are cleared, on a new connection (the test may have killed backends)."""
     client = rel_stack.s3vectors()
-    client.create_index(
-        vectorBucketName=BUCKET, indexName=INDEX, dataType="float32", dimension=DIM, distanceMetric="cosine"
-    )
+    create_float32_index(client, BUCKET, INDEX, DIM)
     arn = client.get_index(vectorBucketName=BUCKET, indexName=INDEX)["index"]["indexArn"]
     with rel_stack.connect() as conn:
         conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX, arn))
         conn.execute(
             f"CREATE TABLE {TABLE} (id integer PRIMARY KEY, emb real[] NOT NULL, grp text, rank integer)"
         )
-        conn.execute("SELECT s3vl.sync_table(%s, %s, 'id', 'emb', '{grp,rank}')", (TABLE, INDEX))
     try:
-        faults.emulator.set(*EMULATOR_PLANS)
-        faults.lambda_service.set(*LAMBDA_PLANS)
-        stop_writers, stop_flushers = threading.Event(), threading.Event()
-        writers = [Worker(rel_stack, _write, stop_writers, seed) for seed in range(4)]
-        flushers = [Worker(rel_stack, _flush, stop_flushers, 100 + seed) for seed in range(2)]
-        for worker in writers + flushers:
-            worker.start()
-        started = time.monotonic()
-
-        injected = 0  # faults injected; each clear (and the emulator's restart) resets the counters
-        time.sleep(5)
-        injected += faults.emulator.injected()
-        port, args = _kill_emulator(rel_stack)
-        time.sleep(2)
-        _restart_emulator(rel_stack, port, args)
-        faults.emulator.set(*EMULATOR_PLANS)  # plans live in the emulator's memory
-        time.sleep(2)
-        # A Lambda crash and then a function timeout, each for the next invocation that comes.
-        faults.lambda_service.set({"function": "s3vl-vector-query", "fault": "crash", "next": 1})
-        time.sleep(2)
-        faults.lambda_service.set({"function": "s3vl-vector-query", "fault": "timeout", "next": 1})
-        time.sleep(2)
-        # Kill a flushing backend while no fault slows the chain: its in-flight invocation lands at once.
-        injected += faults.emulator.injected() + faults.lambda_service.injected()
-        faults.emulator.clear()
-        faults.lambda_service.clear()
-        _kill_a_flushing_backend(rel_stack, time.monotonic() + 10)
-        time.sleep(2)
-        faults.emulator.set(*EMULATOR_PLANS)
-        faults.lambda_service.set(*LAMBDA_PLANS)
-        time.sleep(max(0.0, WRITE_SECONDS - (time.monotonic() - started)))
-        stop_writers.set()
-        for worker in writers:
-            worker.join(60)
-        # The last changes meet failures too: half the invocations are throttled while the flushers go on.
-        injected += faults.lambda_service.injected()
-        faults.lambda_service.set({"function": "*", "fault": "throttle", "rate": 0.5, "seed": 5})
-        time.sleep(TAIL_SECONDS)
-        injected += faults.emulator.injected() + faults.lambda_service.injected()
-        faults.emulator.clear()
-        faults.lambda_service.clear()
-        stop_flushers.set()
-        for worker in flushers:
-            worker.join(60)
-        assert all(not w.is_alive() for w in writers + flushers)
-        assert [w.unexpected for w in writers + flushers] == [[]] * 6
-        assert sum(w.done for w in writers) > 100 and sum(w.done for w in flushers) > 20
-        assert injected > 20
-
-        # Drain: what is waiting for a retry is made due, until nothing is pending.
-        conn = _connect(rel_stack, time.monotonic() + 30)
-        with conn:
-            deadline = time.monotonic() + 30
-            while True:
-                conn.execute("SELECT s3vl.retry_sync(%s)", (TABLE,))
-                pending = conn.execute("SELECT pending FROM s3vl.flush()").fetchone()[0]
-                if pending == 0:
-                    break
-                assert time.monotonic() < deadline, conn.execute(
-                    "SELECT * FROM s3vl.sync_failures()"
-                ).fetchall()
-            status = conn.execute(
-                "SELECT pending, failed FROM s3vl.sync_status() WHERE table_name = %s", (TABLE,)
-            ).fetchone()
-            assert status == (0, 0)
-            assert conn.execute("SELECT * FROM s3vl.reconcile(%s)", (TABLE,)).fetchall() == []
-
-            rows = conn.execute(f"SELECT id::text, emb, grp, rank FROM {TABLE}").fetchall()
-            index = _index_content(rel_stack)
-            assert sorted(index) == sorted(r[0] for r in rows)
-            assert len(rows) > KEYS // 3
-            for key, emb, grp, rank in rows:
-                vector, metadata = index[key]
-                np.testing.assert_array_equal(vector, np.asarray(emb, dtype=np.float32))
-                version = metadata.pop("s3vl_version")
-                assert len(version) == 16
-                assert metadata == {"grp": grp, "rank": rank}
-        assert time.monotonic() - started < 60
+        yield
     finally:
         faults.emulator.clear()
         faults.lambda_service.clear()
@@ -271,42 +187,112 @@ def test_index_equals_table_after_random_writes_faults_and_kills(
         client.delete_index(vectorBucketName=BUCKET, indexName=INDEX)
 
 
+@pytest.mark.usefixtures("synced_index")
+def test_index_equals_table_after_random_writes_faults_and_kills(
+    rel_stack: ReliabilityStack, faults: Faults
+) -> None:
+    with rel_stack.connect() as conn:
+        conn.execute("SELECT s3vl.sync_table(%s, %s, 'id', 'emb', '{grp,rank}')", (TABLE, INDEX))
+    faults.emulator.set(*EMULATOR_PLANS)
+    faults.lambda_service.set(*LAMBDA_PLANS)
+    stop_writers, stop_flushers = threading.Event(), threading.Event()
+    writers = [Worker(rel_stack, _write, stop_writers, seed) for seed in range(4)]
+    flushers = [Worker(rel_stack, _flush, stop_flushers, 100 + seed) for seed in range(2)]
+    for worker in writers + flushers:
+        worker.start()
+    started = time.monotonic()
+
+    injected = 0  # faults injected; each clear (and the emulator's restart) resets the counters
+    time.sleep(5)
+    injected += faults.emulator.injected()
+    port, args = _kill_emulator(rel_stack)
+    time.sleep(2)
+    _restart_emulator(rel_stack, port, args)
+    faults.emulator.set(*EMULATOR_PLANS)  # plans live in the emulator's memory
+    time.sleep(2)
+    # A Lambda crash and then a function timeout, each for the next invocation that comes.
+    faults.lambda_service.set({"function": "s3vl-vector-query", "fault": "crash", "next": 1})
+    time.sleep(2)
+    faults.lambda_service.set({"function": "s3vl-vector-query", "fault": "timeout", "next": 1})
+    time.sleep(2)
+    # Kill a flushing backend while no fault slows the chain: its in-flight invocation lands at once.
+    injected += faults.emulator.injected() + faults.lambda_service.injected()
+    faults.emulator.clear()
+    faults.lambda_service.clear()
+    _kill_a_flushing_backend(rel_stack, time.monotonic() + 10)
+    time.sleep(2)
+    faults.emulator.set(*EMULATOR_PLANS)
+    faults.lambda_service.set(*LAMBDA_PLANS)
+    time.sleep(max(0.0, WRITE_SECONDS - (time.monotonic() - started)))
+    stop_writers.set()
+    for worker in writers:
+        worker.join(60)
+    # The last changes meet failures too: half the invocations are throttled while the flushers go on.
+    injected += faults.lambda_service.injected()
+    faults.lambda_service.set({"function": "*", "fault": "throttle", "rate": 0.5, "seed": 5})
+    time.sleep(TAIL_SECONDS)
+    injected += faults.emulator.injected() + faults.lambda_service.injected()
+    faults.emulator.clear()
+    faults.lambda_service.clear()
+    stop_flushers.set()
+    for worker in flushers:
+        worker.join(60)
+    assert all(not w.is_alive() for w in writers + flushers)
+    assert [w.unexpected for w in writers + flushers] == [[]] * 6
+    assert sum(w.done for w in writers) > 100 and sum(w.done for w in flushers) > 20
+    assert injected > 20
+
+    # Drain: what is waiting for a retry is made due, until nothing is pending.
+    conn = _connect(rel_stack, time.monotonic() + 30)
+    with conn:
+        deadline = time.monotonic() + 30
+        while True:
+            conn.execute("SELECT s3vl.retry_sync(%s)", (TABLE,))
+            pending = conn.execute("SELECT pending FROM s3vl.flush()").fetchone()[0]
+            if pending == 0:
+                break
+            assert time.monotonic() < deadline, conn.execute("SELECT * FROM s3vl.sync_failures()").fetchall()
+        status = conn.execute(
+            "SELECT pending, failed FROM s3vl.sync_status() WHERE table_name = %s", (TABLE,)
+        ).fetchone()
+        assert status == (0, 0)
+        assert conn.execute("SELECT * FROM s3vl.reconcile(%s)", (TABLE,)).fetchall() == []
+
+        rows = conn.execute(f"SELECT id::text, emb, grp, rank FROM {TABLE}").fetchall()
+        index = _index_content(rel_stack)
+        assert sorted(index) == sorted(r[0] for r in rows)
+        assert len(rows) > KEYS // 3
+        for key, emb, grp, rank in rows:
+            vector, metadata = index[key]
+            np.testing.assert_array_equal(vector, np.asarray(emb, dtype=np.float32))
+            version = metadata.pop("s3vl_version")
+            assert len(version) == 16
+            assert metadata == {"grp": grp, "rank": rank}
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.usefixtures("synced_index")
 def test_a_failed_send_stays_pending_with_its_error_and_backoff_then_goes(
     rel_stack: ReliabilityStack, faults: Faults, conn: psycopg.Connection[Any]
 ) -> None:
-    client = rel_stack.s3vectors()
-    client.create_index(
-        vectorBucketName=BUCKET, indexName=INDEX, dataType="float32", dimension=DIM, distanceMetric="cosine"
-    )
-    arn = client.get_index(vectorBucketName=BUCKET, indexName=INDEX)["index"]["indexArn"]
-    conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX, arn))
+    conn.execute("SELECT s3vl.sync_table(%s, %s, 'id', 'emb')", (TABLE, INDEX))
     conn.execute(
-        f"CREATE TABLE {TABLE} (id integer PRIMARY KEY, emb real[] NOT NULL, grp text, rank integer)"
+        f"INSERT INTO {TABLE} SELECT i, array_fill(i::real, ARRAY[{DIM}]) FROM generate_series(1, 5) i"
     )
-    try:
-        conn.execute("SELECT s3vl.sync_table(%s, %s, 'id', 'emb')", (TABLE, INDEX))
-        conn.execute(
-            f"INSERT INTO {TABLE} SELECT i, array_fill(i::real, ARRAY[{DIM}]) FROM generate_series(1, 5) i"
-        )
-        faults.emulator.set({"operation": "PutVectors", "error": "ServiceUnavailableException"})
-        assert conn.execute("SELECT * FROM s3vl.flush()").fetchone() == (0, 0, 5)
-        rows = conn.execute(
-            "SELECT state, attempts, next_attempt_at > now(), last_sqlstate FROM s3vl.sync_failures(%s)",
-            (TABLE,),
-        ).fetchall()
-        assert rows == [("pending", 1, True, "SV004")] * 5
-        status = conn.execute(
-            "SELECT pending, failed, last_error FROM s3vl.sync_status() WHERE table_name = %s", (TABLE,)
-        ).fetchone()
-        assert status[:2] == (5, 0) and "SV004" in status[2]
-        # Not due yet: a flush leaves them alone.
-        assert conn.execute("SELECT * FROM s3vl.flush()").fetchone() == (0, 0, 5)
-        faults.emulator.clear()
-        assert conn.execute("SELECT s3vl.retry_sync(%s)", (TABLE,)).fetchone() == (5,)
-        assert conn.execute("SELECT * FROM s3vl.flush()").fetchone() == (5, 0, 0)
-        assert sorted(_index_content(rel_stack)) == ["1", "2", "3", "4", "5"]
-    finally:
-        conn.execute("SELECT s3vl.unsync_table(%s, discard_pending => true)", (TABLE,))
-        conn.execute(f"DROP TABLE {TABLE}")
-        conn.execute("SELECT s3vl.unregister_index(%s)", (INDEX,))
-        client.delete_index(vectorBucketName=BUCKET, indexName=INDEX)
+    faults.emulator.set({"operation": "PutVectors", "error": "ServiceUnavailableException"})
+    assert conn.execute("SELECT * FROM s3vl.flush()").fetchone() == (0, 0, 5)
+    rows = conn.execute(
+        "SELECT state, attempts, next_attempt_at > now(), last_sqlstate FROM s3vl.sync_failures(%s)",
+        (TABLE,),
+    ).fetchall()
+    assert rows == [("pending", 1, True, "SV004")] * 5
+    status = conn.execute(
+        "SELECT pending, failed, last_error FROM s3vl.sync_status() WHERE table_name = %s", (TABLE,)
+    ).fetchone()
+    assert status[:2] == (5, 0) and "SV004" in status[2]
+    # Not due yet: a flush leaves them alone.
+    assert conn.execute("SELECT * FROM s3vl.flush()").fetchone() == (0, 0, 5)
+    faults.emulator.clear()
+    assert conn.execute("SELECT s3vl.retry_sync(%s)", (TABLE,)).fetchone() == (5,)
+    assert conn.execute("SELECT * FROM s3vl.flush()").fetchone() == (5, 0, 0)
+    assert sorted(_index_content(rel_stack)) == ["1", "2", "3", "4", "5"]

@@ -1,5 +1,6 @@
 """What the SQL and reliability suites share: the database on the local stack (SqlStack), indexes with
-their numpy ground truth (Index), psql as a user runs it, and the assertion that a statement fails.
+their numpy ground truth (Index) created and read back with boto3, psql as a user runs it, and the
+assertion that a statement fails.
 The fixtures that build them live in tests/sql/conftest.py and tests/reliability/conftest.py.
 """
 
@@ -147,17 +148,34 @@ def create_index(
     keys: list[str],
     data: np.ndarray,
     metadata: list[dict[str, Any]],
+    bucket: str = BUCKET,
 ) -> str:
+    """Create float32 index `name` in `bucket`, put keys[i] -> data[i] with metadata[i]; return its ARN."""
     client.create_index(
-        vectorBucketName=BUCKET, indexName=name, dataType="float32", dimension=dim, distanceMetric=metric
+        vectorBucketName=bucket, indexName=name, dataType="float32", dimension=dim, distanceMetric=metric
     )
     items = [
         {"key": k, "data": {"float32": [float(x) for x in row]}, "metadata": m}
         for k, row, m in zip(keys, data, metadata, strict=True)
     ]
     for start in range(0, len(items), 500):
-        client.put_vectors(vectorBucketName=BUCKET, indexName=name, vectors=items[start : start + 500])
-    return str(client.get_index(vectorBucketName=BUCKET, indexName=name)["index"]["indexArn"])
+        client.put_vectors(vectorBucketName=bucket, indexName=name, vectors=items[start : start + 500])
+    return str(client.get_index(vectorBucketName=bucket, indexName=name)["index"]["indexArn"])
+
+
+def index_vectors(client: Any, index: str, bucket: str = BUCKET) -> Iterator[dict[str, Any]]:
+    """Every vector of emulator index `index` with its data and metadata, page after page, read with boto3
+    (independent of the chain under test)."""
+    token = None
+    while True:
+        extra = {"nextToken": token} if token else {}
+        page = client.list_vectors(
+            vectorBucketName=bucket, indexName=index, returnData=True, returnMetadata=True, **extra
+        )
+        yield from page["vectors"]
+        token = page.get("nextToken")
+        if not token:
+            return
 
 
 def raises_sqlstate(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> psycopg.Error:
