@@ -71,7 +71,8 @@ class Worker(threading.Thread):
             try:
                 self.step(conn, self.rng)
                 self.done += 1
-            except (psycopg.OperationalError, psycopg.InterfaceError):
+            # Rollback too: a transaction's exit on a connection the server dropped re-raises it.
+            except (psycopg.OperationalError, psycopg.InterfaceError, psycopg.Rollback):
                 conn.close()
                 conn = _connect(self.rel_stack, time.monotonic() + 60)
             except (psycopg.errors.DeadlockDetected, psycopg.errors.UniqueViolation):
