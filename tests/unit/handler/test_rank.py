@@ -205,3 +205,61 @@ def test_cosine_distance_matches_one_minus_cos_for_nearly_parallel_vectors() -> 
         v, q = np.array(vector), np.array(query)
         expected = 1.0 - float(v @ q / (np.linalg.norm(v) * np.linalg.norm(q)))
         assert distance(vector) == pytest.approx(min(2.0, max(0.0, expected)), abs=1e-15)
+
+
+def _shortest_digits(row: np.ndarray) -> list[float]:
+    """A float32 vector as a service may write it, its shortest digits, read back as float64s that are not
+    the stored float32 values ("0.1" reads as 0.1, not as float32 0.1)."""
+    return [float(np.format_float_positional(value, unique=True)) for value in row]
+
+
+def _stub_answer(stub: Stubber, rows: dict[str, np.ndarray]) -> None:
+    vectors = [{"key": key, "data": {"float32": _shortest_digits(row)}} for key, row in rows.items()]
+    stub.add_response("get_vectors", {"vectors": vectors})
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_distances_are_the_stored_float32_values_when_the_service_writes_shortest_digits(metric: str) -> None:
+    rng = np.random.default_rng(21)
+    data = {f"k{i:02d}": rng.standard_normal(DIM).astype(np.float32) for i in range(60)}
+    assert any(_shortest_digits(row) != row.astype(np.float64).tolist() for row in data.values())
+    query = rng.standard_normal(DIM).astype(np.float32).tolist()
+    with Stubber(client_for(STUB_REGION, attempts=1)) as stub:
+        _stub_answer(stub, data)
+        envelope = invoke(request(STUB_ARN, metric, query, list(data), top_k=7))
+    assert envelope["ok"], envelope
+    exact = rank.distance_function(metric, query)
+    truth = sorted((exact(row.astype(np.float64).tolist()), key) for key, row in data.items())[:7]
+    assert [(row["exact_distance"], row["key"]) for row in envelope["result"]["vectors"]] == truth
+
+
+def _near_tie_decoded_the_other_way(metric: str, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """A query and two candidates one float32 step apart in every element whose distances, computed from
+    their shortest digits, are ordered the other way round than from the stored values."""
+    for _ in range(1000):
+        query = rng.standard_normal(DIM).astype(np.float32)
+        near = (query + np.float32(0.01) * rng.standard_normal(DIM).astype(np.float32)).astype(np.float32)
+        step = np.nextafter(near, rng.choice([-np.inf, np.inf], size=DIM).astype(np.float32))
+        distance = rank.distance_function(metric, query.tolist())
+        stored = [distance(row.astype(np.float64).tolist()) for row in (near, step)]
+        decoded = [distance(_shortest_digits(row)) for row in (near, step)]
+        if stored[0] != stored[1] and (stored[0] < stored[1]) != (decoded[0] < decoded[1]):
+            return query, near, step
+    raise AssertionError("no near-tie found")
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_a_near_tie_is_settled_by_the_stored_values_not_the_decoded_digits(metric: str) -> None:
+    # The batch is first scored from decoded digits, which order these two candidates wrongly: the one
+    # kept must still be the stored values' winner.
+    rng = np.random.default_rng(5)
+    query, near, step = _near_tie_decoded_the_other_way(metric, rng)
+    rows = {"near": near, "step": step}
+    rows.update({f"far{i:02d}": (-query + rng.standard_normal(DIM)).astype(np.float32) for i in range(40)})
+    exact = rank.distance_function(metric, query.tolist())
+    winner = min((exact(row.astype(np.float64).tolist()), key) for key, row in rows.items())
+    with Stubber(client_for(STUB_REGION, attempts=1)) as stub:
+        _stub_answer(stub, rows)
+        envelope = invoke(request(STUB_ARN, metric, query.tolist(), list(rows), top_k=1))
+    assert envelope["ok"], envelope
+    assert [(row["exact_distance"], row["key"]) for row in envelope["result"]["vectors"]] == [winner]
