@@ -5,6 +5,7 @@ Every fixture that starts a process stops it in its teardown, whatever the tests
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import tempfile
@@ -14,7 +15,10 @@ from pathlib import Path
 import pytest
 from s3vl_local.lambda_service.server import LambdaService
 from s3vl_local.postgres import PostgresCluster, make_shared_dir
+from s3vl_local.s3vectors.text_status import BUILD_RATE_VARIABLE as TEXT_BUILD_RATE_VARIABLE
 from s3vl_local.stack import LocalStack
+
+TEST_TEXT_BUILD_RATE = 2_500  # vectors per second (local_stack)
 
 
 def _shared_temp_dir(prefix: str) -> Path:
@@ -56,7 +60,18 @@ def local_stack() -> Iterator[LocalStack]:
     state_dir = _shared_temp_dir("s3vl-stack-")
     stack = LocalStack(state_dir, dbname="s3vl_test")
     try:
-        stack.start()
+        # The stack's emulator builds text search keys at 2,500 vectors/s (its default is 20,000), so a test
+        # sees an index BUILDING for seconds on a loaded machine without loading a large index first. Only
+        # the stack started here gets the setting: emulators other tests start keep the default.
+        saved = os.environ.get(TEXT_BUILD_RATE_VARIABLE)
+        os.environ[TEXT_BUILD_RATE_VARIABLE] = str(TEST_TEXT_BUILD_RATE)
+        try:
+            stack.start()
+        finally:
+            if saved is None:
+                os.environ.pop(TEXT_BUILD_RATE_VARIABLE)
+            else:
+                os.environ[TEXT_BUILD_RATE_VARIABLE] = saved
         yield stack
     finally:
         stack.stop()
