@@ -287,7 +287,7 @@ DECLARE
     v_metadata text[] := coalesce(sync_table.metadata_columns, '{}');
     v_bytes bigint := 0;
     v_sync s3vl.sync_tables;
-    v_bad record;
+    v_row record;
     v_count bigint := 0;
     v_columns text;
 BEGIN
@@ -399,18 +399,13 @@ BEGIN
             pg_catalog.format_type(v_key.atttypid, NULL), sync_table.embedding_column, v_metadata)
     RETURNING * INTO v_sync;
 
-    -- Rows already there must be valid vectors too: report the first one that is not.
+    -- Rows already there must be valid vectors too, by the capture trigger's own check: the first one
+    -- that is not stops sync_table with the error its write would have raised.
     IF sync_table.backfill THEN
-        EXECUTE pg_catalog.format('SELECT s.k, s.v FROM (SELECT t.%I::text AS k, t.%I::double precision[] AS v FROM %s t) s',
-                                  sync_table.key_column, sync_table.embedding_column, v_table)
-              || ' WHERE s.v IS NULL OR pg_catalog.cardinality(s.v) <> $1 OR pg_catalog.array_ndims(s.v) <> 1'
-              || '    OR pg_catalog.array_position(s.v, NULL) IS NOT NULL OR ''NaN''::float8 = ANY (s.v)'
-              || '    OR ''Infinity''::float8 = ANY (s.v) OR ''-Infinity''::float8 = ANY (s.v)'
-              || '    OR pg_catalog.char_length(s.k) > $2 LIMIT 1'
-           INTO v_bad USING v_index.dimension, s3vl._contract_limit('key_length_max');
-        IF v_bad.k IS NOT NULL THEN
-            PERFORM s3vl._sync_check_embedding(v_sync, v_index, v_bad.k, v_bad.v);
-        END IF;
+        FOR v_row IN EXECUTE pg_catalog.format('SELECT t.%I::text AS k, t.%I::double precision[] AS v FROM %s t',
+                                               sync_table.key_column, sync_table.embedding_column, v_table) LOOP
+            PERFORM s3vl._sync_check_embedding(v_sync, v_index, v_row.k, v_row.v);
+        END LOOP;
         EXECUTE pg_catalog.format('INSERT INTO s3vl.sync_outbox (table_oid, vector_id) SELECT $1, t.%1$I::text FROM %2$s t ORDER BY t.%1$I',
                                   sync_table.key_column, v_table)
           USING v_sync.table_oid;

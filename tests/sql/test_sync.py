@@ -367,6 +367,31 @@ def test_refused_set_ups_and_writes(
     assert error.sqlstate == "42704"
 
 
+@pytest.mark.parametrize(
+    ("emb", "words"),
+    [("{0,0,0,0}", "zero vector"), ("{1e39,0,0,1}", "float32 range"), ("{1,2,3}", "dimension 4")],
+)
+def test_the_backfill_refuses_existing_rows_as_capture_refuses_new_ones(
+    conn: psycopg.Connection[Any], make_synced: Callable[..., Synced], emb: str, words: str
+) -> None:
+    synced = make_synced(emb_type="double precision[]")
+    t = synced.table
+    conn.execute(f"INSERT INTO {t} (id, emb) VALUES (1, '{{1,2,3,4}}'), (2, %s)", (emb,))
+    error = raises_sqlstate(conn, "SELECT s3vl.sync_table(%s, %s, 'id', 'emb')", (t, synced.index))
+    assert error.sqlstate == "22023" and words in str(error) and "'2'" in str(error)
+    synced_tables = conn.execute("SELECT count(*) FROM s3vl.sync_tables WHERE table_name = %s", (t,))
+    assert synced_tables.fetchone() == (0,)
+    # The same row written after a sync without backfill is refused by capture with the same message.
+    conn.execute(f"DELETE FROM {t} WHERE id = 2")
+    conn.execute("SELECT s3vl.sync_table(%s, %s, 'id', 'emb', backfill => false)", (t, synced.index))
+    captured = raises_sqlstate(conn, f"INSERT INTO {t} (id, emb) VALUES (2, %s)", (emb,))
+    assert (captured.sqlstate, captured.diag.message_primary, captured.diag.message_hint) == (
+        error.sqlstate,
+        error.diag.message_primary,
+        error.diag.message_hint,
+    )
+
+
 def test_a_scheduled_flush_with_pg_cron(
     sql_stack: SqlStack, conn: psycopg.Connection[Any], make_synced: Callable[..., Synced]
 ) -> None:
