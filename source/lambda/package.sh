@@ -45,7 +45,7 @@ PY
 # Lambda service. Downloads are kept in build/wheels and checked against the pinned hashes.
 wheels="$here/build/wheels"
 local_abi="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
-for version in 3.13 "$local_abi"; do
+for version in $(printf "%s\n" 3.13 "$local_abi" | sort -u); do
     abi="cp${version/./}"
     "$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
         --require-hashes -r "$here/vendor-requirements.txt" --platform manylinux2014_x86_64 \
