@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
 from s3vl_local.stack import LocalStack  # noqa: E402
-from schema_setup import create_index, install_schema, running_stack, s3vectors  # noqa: E402
+from schema_setup import create_index, install_schema, load_queries, running_stack, s3vectors, timed_query  # noqa: E402
 
 DIM, TOP_K, MEMBERS, BATCH = 768, 10, 8, 1000
 BUCKET, SINGLE, GROUP, DBNAME = "bench-batch", "bench-all", "bench-group", "s3vl_bench_batch"
@@ -56,24 +56,10 @@ def measure(stack: LocalStack, n: int, rounds: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(17)
     _install(stack, _load(stack, n, rng))
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
-        # Query vectors live in a table, as they would when they come from the database.
-        conn.execute("CREATE TEMP TABLE q (n int PRIMARY KEY, v double precision[])")
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO q VALUES (%s, %s)",
-                [(i, rng.standard_normal(DIM).tolist()) for i in range(BATCH)],
-            )
-        single = (
-            "SELECT * FROM s3vl.query_vectors((SELECT v FROM q WHERE n = %s), %s, top_k => %s, "
-            "return_metadata => false)"
-        )
+        load_queries(conn, [rng.standard_normal(DIM).tolist() for _ in range(BATCH)])
 
         def timed(number: int, index: str) -> float:
-            start = time.perf_counter()
-            rows = conn.execute(single, (number, index, TOP_K)).fetchall()
-            elapsed = time.perf_counter() - start
-            assert len(rows) == TOP_K
-            return elapsed
+            return timed_query(conn, number, index, TOP_K)
 
         for number in range(4):  # warm: the cold start of the function's worker
             timed(number, SINGLE)
@@ -89,7 +75,8 @@ def measure(stack: LocalStack, n: int, rounds: int) -> list[dict[str, Any]]:
         time.sleep(1.5)
         start = time.perf_counter()
         (rows,) = conn.execute(
-            "SELECT count(*) FROM s3vl.query_vectors_batch(%s, (SELECT array_agg(v ORDER BY n) FROM q), %s)",
+            "SELECT count(*) FROM s3vl.query_vectors_batch(%s, "
+            "(SELECT array_agg(v ORDER BY n) FROM bench_queries), %s)",
             (SINGLE, TOP_K),
         ).fetchone()
         batch_s = time.perf_counter() - start

@@ -17,7 +17,6 @@ from __future__ import annotations
 import random
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
 from s3vl_local.stack import LocalStack  # noqa: E402
-from schema_setup import create_index, install_schema, running_stack, s3vectors  # noqa: E402
+from schema_setup import create_index, install_schema, load_queries, running_stack, s3vectors, timed_query  # noqa: E402
 
 DIM, TOP_K = 768, 10
 BUCKET, CACHED, UNCACHED, DBNAME = "bench-cache", "bench-cached", "bench-uncached", "s3vl_bench_cache"
@@ -53,21 +52,10 @@ def measure(stack: LocalStack, n: int, rounds: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(17)
     _install(stack, _load(stack, n, rng))
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
-        # Query vectors live in a table, as they would when they come from the database.
-        conn.execute("CREATE TEMP TABLE q (n int PRIMARY KEY, v double precision[])")
-        for i in range(3 * rounds + 4):
-            conn.execute("INSERT INTO q VALUES (%s, %s)", (i, rng.standard_normal(DIM).tolist()))
-        sql = (
-            "SELECT * FROM s3vl.query_vectors((SELECT v FROM q WHERE n = %s), %s, top_k => %s, "
-            "return_metadata => false)"
-        )
+        load_queries(conn, [rng.standard_normal(DIM).tolist() for _ in range(3 * rounds + 4)])
 
         def timed(number: int, index: str) -> float:
-            start = time.perf_counter()
-            rows = conn.execute(sql, (number, index, TOP_K)).fetchall()
-            elapsed = time.perf_counter() - start
-            assert len(rows) == TOP_K
-            return elapsed
+            return timed_query(conn, number, index, TOP_K)
 
         fresh = iter(range(4, 3 * rounds + 4))
         for number in range(4):  # warm: the cold start, and the entries the hits read

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
-from schema_setup import create_index, install_schema, running_stack, s3vectors  # noqa: E402
+from schema_setup import create_index, install_schema, load_queries, query_vectors, running_stack, s3vectors  # noqa: E402
 
 N, DIM, CANDIDATES = 20_000, 768, 5_000
 BUCKET, INDEX, DBNAME = "bench-rank", "rank-20k", "s3vl_bench_rank"
@@ -58,14 +58,10 @@ def measure(stack: Any, repeats: int) -> list[dict[str, Any]]:
         with conn.cursor().copy("COPY items FROM STDIN") as copy:
             for i in range(N):
                 copy.write_row((f"doc-{i}", i % 1000 == 7, i in picked))
-        conn.execute("CREATE TEMP TABLE bench_queries (n int PRIMARY KEY, v double precision[])")
-        for n, q in enumerate(queries):
-            conn.execute("INSERT INTO bench_queries VALUES (%s, %s)", (n, q.tolist()))
+        load_queries(conn, [q.tolist() for q in queries])
 
-        def query_vectors(n: int) -> int:
-            return len(conn.execute(
-                "SELECT * FROM s3vl.query_vectors((SELECT v FROM bench_queries WHERE n = %s), %s, "
-                "top_k => 10, return_metadata => false)", (n, INDEX)).fetchall())  # fmt: skip
+        def query(n: int) -> int:
+            return len(query_vectors(conn, n, INDEX, 10))
 
         def rank(n: int) -> int:
             return len(conn.execute(
@@ -86,7 +82,7 @@ def measure(stack: Any, repeats: int) -> list[dict[str, Any]]:
                 "candidate_ids => (SELECT array_agg(id) FROM items WHERE pick))",
                 (INDEX, n)).fetchall())  # fmt: skip
 
-        paths = {"query": query_vectors, "rank": rank, "fetch": fetch, "search": search}
+        paths = {"query": query, "rank": rank, "fetch": fetch, "search": search}
         for fn in paths.values():  # warm: workers, clients, plans
             fn(0)
         times: dict[str, list[float]] = {name: [] for name in paths}

@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
-from schema_setup import create_index, install_schema, running_stack, s3vectors  # noqa: E402
+from schema_setup import create_index, install_schema, load_queries, query_vectors, running_stack, s3vectors  # noqa: E402
 
 N, DIM, TOP_K = 10_000, 768, 10
 BUCKET, INDEX, DBNAME = "bench-sql", "bench-10k", "s3vl_bench"
@@ -80,20 +80,11 @@ def measure(stack: Any) -> list[dict[str, Any]]:
     function_arn = env["S3VL_LAMBDA_FUNCTION_ARN"]
 
     with psycopg.connect(stack.pg.dsn(dbname=DBNAME), autocommit=True) as conn:
-        # The query vectors live in a table, as they would when they come from the database: the chain's
-        # figure then excludes psycopg's per-element adaptation of a Python list (about 1 ms for 768).
-        conn.execute("CREATE TEMP TABLE bench_queries (n int PRIMARY KEY, v double precision[])")
-        for n, q in enumerate(queries):
-            conn.execute("INSERT INTO bench_queries VALUES (%s, %s)", (n, q.tolist()))
+        load_queries(conn, [q.tolist() for q in queries])
         numbers = {id(q): n for n, q in enumerate(queries)}
 
         def chain(q: np.ndarray) -> None:
-            rows = conn.execute(
-                "SELECT * FROM s3vl.query_vectors((SELECT v FROM bench_queries WHERE n = %s), %s, "
-                "top_k => %s, return_metadata => FALSE)",
-                (numbers[id(q)], INDEX, TOP_K),
-            ).fetchall()
-            assert len(rows) == TOP_K
+            assert len(query_vectors(conn, numbers[id(q)], INDEX, TOP_K)) == TOP_K
 
         # Each element in the shortest digits that read back as its float32, as s3vl writes it. Built
         # before timing: only the layers' own work is measured.

@@ -1,5 +1,6 @@
 """Benchmarks' common set-up: a local stack in a new state directory, emulator indexes loaded with their
-vectors, and a new database with the shim and the s3vl schema, configured and with the indexes registered."""
+vectors, a new database with the shim and the s3vl schema, configured and with the indexes registered, and
+the query vectors in a table of that database."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,32 @@ def install_schema(
             conn.execute("SELECT s3vl.configure(%s, timeout_seconds => %s)", (function_arn, timeout_seconds))
         for name, arn in (indexes or {}).items():
             conn.execute("SELECT s3vl.register_index(%s, %s)", (name, arn))
+
+
+def load_queries(conn: psycopg.Connection[Any], vectors: Iterable[list[float]]) -> None:
+    """Temporary table bench_queries (n, v) holding `vectors` numbered from 0: query vectors live in a table,
+    as they would when they come from the database, so psycopg's per-element adaptation of a Python list
+    (about 1 ms for 768) stays out of the figures."""
+    conn.execute("CREATE TEMP TABLE bench_queries (n int PRIMARY KEY, v double precision[])")
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO bench_queries VALUES (%s, %s)", list(enumerate(vectors)))
+
+
+def query_vectors(
+    conn: psycopg.Connection[Any], number: int, index: str, top_k: int
+) -> list[tuple[Any, ...]]:
+    """The rows of s3vl.query_vectors for query vector `number` of bench_queries, without metadata."""
+    return conn.execute(
+        "SELECT * FROM s3vl.query_vectors((SELECT v FROM bench_queries WHERE n = %s), %s, top_k => %s, "
+        "return_metadata => false)",
+        (number, index, top_k),
+    ).fetchall()
+
+
+def timed_query(conn: psycopg.Connection[Any], number: int, index: str, top_k: int) -> float:
+    """Seconds that query_vectors takes; it must return top_k rows."""
+    start = time.perf_counter()
+    rows = query_vectors(conn, number, index, top_k)
+    elapsed = time.perf_counter() - start
+    assert len(rows) == top_k
+    return elapsed
