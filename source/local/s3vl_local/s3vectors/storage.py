@@ -148,8 +148,9 @@ class VectorStore:
         self.version += 1
 
     # -- reads -----------------------------------------------------------------------------------------
-    def vector(self, row: int) -> list[float]:
-        return self._matrix[row].tolist()
+    def vector(self, row: int) -> np.ndarray:
+        """The stored float32 values as float64, the values an answer writes (response_json.py)."""
+        return self._matrix[row].astype(np.float64)
 
     def metadata(self, row: int) -> dict[str, Any]:
         text = self._metadata[row]
