@@ -106,7 +106,7 @@ def test_network_interface_permissions_are_the_ec2_part_of_the_vpc_managed_polic
             # Only calls without resource-level permissions may name every resource.
             assert all(a.startswith("ec2:Describe") for a in actions), statement
     every_prefix = {a.split(":")[0] for s in statements("LambdaExecutionRole") for a in _as_list(s["Action"])}
-    assert every_prefix == {"s3vectors", "logs", "sqs", "ec2"}
+    assert every_prefix == {"s3vectors", "logs", "sqs", "ec2", "lambda"}
 
 
 def test_execution_role_is_assumed_by_lambda_only() -> None:
@@ -148,3 +148,14 @@ def test_only_two_roles_and_no_standalone_policies() -> None:
         if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
     ]
     assert standalone == []
+
+
+def test_the_function_may_invoke_itself_and_no_other_function() -> None:
+    # rank_vectors' slices (operations/rank_slices.py): the function's own ARN, unqualified and qualified.
+    role = statements("LambdaExecutionRole")
+    invoke = [s for s in role if "lambda:InvokeFunction" in _as_list(s["Action"])]
+    assert [_as_list(s["Action"]) for s in invoke] == [["lambda:InvokeFunction"]]
+    own = "arn:aws:lambda:us-west-2:123456789012:function:s3vl-vector-query"
+    assert evaluate(invoke[0]["Resource"]) == [own, f"{own}:*"]
+    assert evaluate(properties("VectorQueryFunction")["FunctionName"]) == "s3vl-vector-query"
+    assert granted_actions("LambdaExecutionRole", "lambda:") == {"lambda:InvokeFunction"}

@@ -16,6 +16,7 @@ from cfn_template import (
     properties,
     template,
 )
+from s3vl_local.stack import RANK_SLICE_IDS
 
 ISSUE_OUTPUTS = {
     "AuroraRoleAttachmentCommand",
@@ -64,6 +65,14 @@ def test_walkthrough_parameters_exist_with_their_defaults() -> None:
     assert parameters["LambdaMemorySize"]["Default"] == 128
     assert parameters["IndexDimension"]["Default"] == 5
     assert parameters["IndexDistanceMetric"]["Default"] == "cosine"
+
+
+def test_rank_slices_come_from_a_parameter_whose_default_the_local_stack_uses() -> None:
+    parameters = template()["Parameters"]
+    assert parameters["RankSliceIds"]["Default"] == RANK_SLICE_IDS
+    variables = properties("VectorQueryFunction")["Environment"]["Variables"]
+    params = default_parameters() | {"RankSliceIds": "0"}
+    assert evaluate(variables["S3VL_RANK_SLICE_IDS"], params) == "0"
 
 
 def _documents() -> list[Path]:

@@ -41,7 +41,7 @@ def lambda_handler(event, context):
         "env": {k: os.environ.get(k) for k in (
             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
             "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_ENDPOINT_URL_S3VECTORS",
-            "AWS_ACCESS_KEY_ID", "LAMBDA_TASK_ROOT", "S3VL_TEST_VARIABLE")},
+            "AWS_ENDPOINT_URL_LAMBDA", "AWS_ACCESS_KEY_ID", "LAMBDA_TASK_ROOT", "S3VL_TEST_VARIABLE")},
         "cwd": os.getcwd(),
         "pid": os.getpid(),
     }

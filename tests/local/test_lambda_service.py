@@ -102,7 +102,9 @@ def cli(lambda_service: LambdaService, tmp_path_factory: pytest.TempPathFactory)
     return client
 
 
-def test_request_response_runs_the_handler_with_lambdas_context_and_environment(cli: Cli) -> None:
+def test_request_response_runs_the_handler_with_lambdas_context_and_environment(
+    cli: Cli, lambda_service: LambdaService
+) -> None:
     meta, payload = cli.invoke("--function-name", "behaviours", payload={"hello": "world"})
     assert meta == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
     assert payload["echo"] == {"hello": "world"}
@@ -119,6 +121,7 @@ def test_request_response_runs_the_handler_with_lambdas_context_and_environment(
     assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/behaviours"
     assert env["AWS_ENDPOINT_URL_S3VECTORS"] == "http://127.0.0.1:9"  # the service's function_env
+    assert env["AWS_ENDPOINT_URL_LAMBDA"] == lambda_service.url  # a function invokes functions here
     assert env["S3VL_TEST_VARIABLE"] == "from-config"
     assert env["AWS_ACCESS_KEY_ID"]  # dummy credentials, never the caller's
     assert payload["cwd"] == env["LAMBDA_TASK_ROOT"]

@@ -14,6 +14,9 @@ import pytest
 from .conftest import BUCKET, SqlStack, create_index
 
 N, DIM = 25_000, 16
+# Functions that rank every candidate in the invocation SQL sends them (S3VL_RANK_SLICE_IDS 0), for the
+# tests that count how SQL splits the ids into invocations; each test has its own, and so its own log.
+UNSLICED = "s3vl-rank-unsliced"
 
 
 class Ranked:
@@ -97,9 +100,9 @@ def test_rank_vectors_equals_numpy(conn: Any, ranked: dict[str, Ranked], metric:
     assert len(missing) == 1 and missing[0].message_primary.startswith(f"rank_vectors: 2 of {n + 2} ")
 
 
-def _invocations(sql_stack: SqlStack) -> list[str]:
+def _invocations(sql_stack: SqlStack, function: str = "s3vl-vector-query") -> list[str]:
     """The operation of every invocation the Lambda function has logged so far (one JSON line each)."""
-    log = sql_stack.stack.lambda_state_dir / "logs" / "s3vl-vector-query.log"
+    log = sql_stack.stack.lambda_state_dir / "logs" / f"{function}.log"
     return re.findall(
         r'"message":"s3vl invocation","request_id":"[^"]*","operation":"([a-z_]+)"', log.read_text()
     )
@@ -109,17 +112,20 @@ def test_rank_vectors_ranks_inside_one_invocation(
     sql_stack: SqlStack, conn: Any, ranked: dict[str, Ranked]
 ) -> None:
     """20,000 candidates: one rank_vectors invocation that reads them in GetVectors batches and answers
-    with the top_k; no vector crosses into SQL."""
+    with the top_k; no vector crosses into SQL. (On a function that does not slice: the invocations of
+    slices are tests/sql/test_rank_slices.py's.)"""
     index = ranked["cosine"]
     rng = np.random.default_rng(99)
     query = rng.standard_normal(DIM)
     candidates = [f"v{i:05d}" for i in rng.choice(N, size=20_000, replace=False)]
-    before = len(_invocations(sql_stack))
-    rows = conn.execute(
-        "SELECT * FROM s3vl.rank_vectors(%s, %s, %s, top_k => 10)", (index.name, query.tolist(), candidates)
-    ).fetchall()
-    _check(rows, index.truth(query, candidates, 10), "cosine")
-    assert _invocations(sql_stack)[before:] == ["rank_vectors"]
+    function = f"{UNSLICED}-20k"
+    with sql_stack.fresh_function(conn, function, {"S3VL_RANK_SLICE_IDS": "0"}):
+        rows = conn.execute(
+            "SELECT * FROM s3vl.rank_vectors(%s, %s, %s, top_k => 10)",
+            (index.name, query.tolist(), candidates),
+        ).fetchall()
+        _check(rows, index.truth(query, candidates, 10), "cosine")
+        assert _invocations(sql_stack, function) == ["rank_vectors"]
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
@@ -136,15 +142,16 @@ def test_rank_vectors_merges_invocations_when_the_ids_do_not_fit_one_request(
     for n, key in enumerate(real):
         candidates += [key] + [f"absent-{n:05d}-{c}" + "x" * 1000 for c in "abc"]
     notices = _notices(conn)
-    before = len(_invocations(sql_stack))
-    rows = conn.execute(
-        "SELECT * FROM s3vl.rank_vectors(%s, %s, %s, top_k => 25, return_metadata => true)",
-        (index.name, query.tolist(), candidates),
-    ).fetchall()
+    function = f"{UNSLICED}-{metric}"
+    with sql_stack.fresh_function(conn, function, {"S3VL_RANK_SLICE_IDS": "0"}):
+        rows = conn.execute(
+            "SELECT * FROM s3vl.rank_vectors(%s, %s, %s, top_k => 25, return_metadata => true)",
+            (index.name, query.tolist(), candidates),
+        ).fetchall()
+        assert _invocations(sql_stack, function) == ["rank_vectors", "rank_vectors", "get_vectors"]
     truth = index.truth(query, candidates, 25)
     _check(rows, truth, metric)
     assert [r[3]["tenth"] for r in rows] == [int(k[1:]) % 10 for k, _ in truth]
-    assert _invocations(sql_stack)[before:] == ["rank_vectors", "rank_vectors", "get_vectors"]
     missing = [d.message_primary for d in notices if "not in index" in d.message_primary]
     assert missing == [
         f"rank_vectors: 9000 of 12000 distinct vector ids are not in index {index.name!r} and were ignored"

@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[2]  # tests/support/sql_stack.py
 SQL_DIR = REPO / "source" / "sql"
 DBNAME = "s3vl_sql"
 BUCKET = "s3vl-sql-tests"
+# What fresh_function's function takes over from the stack's, with its environment variables.
+COPIED_SETTINGS = ("Runtime", "Role", "Handler", "Timeout", "MemorySize")
 PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
 
 
@@ -117,21 +119,26 @@ class SqlStack:
             conn.execute("SELECT s3vl.configure(%s)", (self.function_arn,))
 
     @contextlib.contextmanager
-    def fresh_function(self, conn: psycopg.Connection[Any], name: str) -> Iterator[str]:
+    def fresh_function(
+        self, conn: psycopg.Connection[Any], name: str, variables: dict[str, str] | None = None
+    ) -> Iterator[str]:
         """Point s3vl, for one test, at a new function `name` with the stack function's code and settings.
 
         Like a warm Lambda execution environment, a warm worker keeps its S3 Vectors client and so
         botocore's retry quota across invocations (standard mode: 500 tokens, a retried 5xx costs 14, a
         retried 429 costs 5, a call answered at once gives 1 back): on a worker whose calls earlier tests
         failed persistently the function retries nothing. A test that counts the function's retries runs
-        on a new function, whose first worker starts with the whole quota."""
+        on a new function, whose first worker starts with the whole quota. `variables` add to or replace
+        the stack function's environment variables."""
         client = self.lambda_client()
         settings = client.get_function_configuration(FunctionName=self.function_arn)
+        environment = {**settings.get("Environment", {}).get("Variables", {}), **(variables or {})}
         timeout_seconds = conn.execute("SELECT timeout_seconds FROM s3vl.get_config()").fetchone()[0]
         arn = client.create_function(
             FunctionName=name,
             Code={"ZipFile": self.stack.zip_path.read_bytes()},
-            **{key: settings[key] for key in ("Runtime", "Role", "Handler", "Timeout", "MemorySize")},
+            **{key: settings[key] for key in COPIED_SETTINGS},
+            Environment={"Variables": environment},
         )["FunctionArn"]
         try:
             with self.configured(conn, arn, timeout_seconds):

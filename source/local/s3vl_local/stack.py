@@ -52,6 +52,9 @@ FUNCTION_NAME = "s3vl-vector-query"
 FUNCTION_HANDLER = "lambda_function.lambda_handler"
 FUNCTION_TIMEOUT_S = 10
 FUNCTION_MEMORY_MB = 128
+# As the CloudFormation template's RankSliceIds default: rank_vectors ranks more candidates than this in
+# slices, each by an invocation of its own (docs/sql-reference.md, rank_vectors).
+RANK_SLICE_IDS = 1000
 DEMO_INDEX_ARN = (
     f"arn:aws:s3vectors:{local_aws.REGION}:{local_aws.ACCOUNT}:bucket/s3vl-vector-bucket/index/test-index-5d"
 )
@@ -375,6 +378,7 @@ class LocalStack:
             "Handler": FUNCTION_HANDLER,
             "Timeout": FUNCTION_TIMEOUT_S,
             "MemorySize": FUNCTION_MEMORY_MB,
+            "Environment": {"Variables": {"S3VL_RANK_SLICE_IDS": str(RANK_SLICE_IDS)}},
         }
         try:
             current = client.get_function_configuration(FunctionName=FUNCTION_NAME)

@@ -1,7 +1,8 @@
-"""One S3 Vectors client per region per container, created on first use and reused.
+"""One S3 Vectors client per region per container, created on first use and reused, and the Lambda client
+rank_vectors invokes the function itself with (operations/rank_slices.py).
 
-Endpoints come from boto3's own configuration (AWS_ENDPOINT_URL_S3VECTORS included), so the
-same code talks to AWS and to a local emulator.
+Endpoints come from boto3's own configuration (AWS_ENDPOINT_URL_S3VECTORS and AWS_ENDPOINT_URL_LAMBDA
+included), so the same code talks to AWS and to the local stack.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ READ_TIMEOUT_S = (1.0, 30.0)  # bounds of the read timeout
 _lock = threading.Lock()
 _boto3_session: boto3.session.Session | None = None
 _clients: dict[tuple[str, int], S3VectorsClient] = {}
+_lambda_clients: dict[str, Any] = {}
+# rank_vectors invokes the function itself for at most this many slices at once.
+SLICE_CONCURRENCY = 16
 
 
 def timeouts_for(budget_s: float) -> tuple[float, float]:
@@ -49,14 +53,39 @@ def timeouts_for(budget_s: float) -> tuple[float, float]:
     return connect, read
 
 
+def _session() -> boto3.session.Session:
+    global _boto3_session
+    if _boto3_session is None:
+        # Built on the botocore session limits.py reads the model through: the model is parsed once.
+        _boto3_session = boto3.session.Session(botocore_session=sdk_session())
+    return _boto3_session
+
+
+def lambda_client(region: str) -> Any:
+    """The region's Lambda client: one attempt per call (a slice Lambda refuses is ranked by the caller),
+    and a read timeout of the whole time the invocation that created it had (a slice may take as long)."""
+    with _lock:
+        client = _lambda_clients.get(region)
+        if client is None:
+            remaining = deadline.current().remaining_s()
+            config = Config(
+                region_name=region,
+                connect_timeout=timeouts_for(remaining)[0],
+                read_timeout=max(remaining, READ_TIMEOUT_S[0]),
+                retries={"mode": "standard", "total_max_attempts": 1},
+                max_pool_connections=SLICE_CONCURRENCY,
+                user_agent_extra=f"s3vl/{HANDLER_VERSION}",
+            )
+            client = _session().client("lambda", config=config)
+            _lambda_clients[region] = client
+        return client
+
+
 def client_for(region: str, attempts: int = RETRY_ATTEMPTS) -> S3VectorsClient:
     """The region's client; its timeouts come from the remaining time of the invocation that
     created it (every invocation of a function starts with the same timeout)."""
-    global _boto3_session
     with _lock:
-        if _boto3_session is None:
-            # Built on the botocore session limits.py reads the model through: the model is parsed once.
-            _boto3_session = boto3.session.Session(botocore_session=sdk_session())
+        _session()
         # attempts=1: the caller retries itself (query_vectors_batch backs off on 429 in operations/batch.py).
         client = _clients.get((region, attempts))
         if client is None:

@@ -30,6 +30,7 @@ from s3vl_local.lambda_service.pools import FunctionPools
 from s3vl_local.local_aws import ACCOUNT, REGION
 
 DEFAULT_CONCURRENCY_LIMIT = 10
+LAMBDA_ENDPOINT_ENV = "AWS_ENDPOINT_URL_LAMBDA"
 # What the running service was started with, for `s3vl-local up` and `status` to check that its functions
 # call the emulator that runs now (beside CONTROL_PATH; Lambda paths start with a date).
 SERVICE_PATH = "/_s3vl/service"
@@ -65,7 +66,10 @@ class LambdaService:
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.function_env = dict(function_env or {})
+        self.latency = InvokeLatency(latency_profile)  # raises ValueError for an unknown profile
+        self._http = _ApiServer((host, port), self)  # bound now, served from start()
+        # A function reaches Lambda (to invoke itself: rank_vectors' slices) where clients reach it: here.
+        self.function_env = {LAMBDA_ENDPOINT_ENV: self.url, **(function_env or {})}
         self.concurrency_limit = concurrency_limit
         self.store = FunctionStore(self.state_dir)
         self.log_dir = self.state_dir / "logs"
@@ -75,10 +79,8 @@ class LambdaService:
             self.state_dir, self.store, self.pools, self.logs, event_retry_delays_s
         )
         self.faults = FaultInjector()  # run-time fault plans, also on CONTROL_PATH
-        self.latency = InvokeLatency(latency_profile)  # raises ValueError for an unknown profile
         self.invoke_api = InvokeApi(self.store, self.pools, self.events, self.logs, self.faults, self.latency)
         self.function_api = FunctionApi(self.store, self.pools)
-        self._http = _ApiServer((host, port), self)
         self._thread = threading.Thread(target=self._http.serve_forever, name="lambda-service", daemon=True)
 
     @property

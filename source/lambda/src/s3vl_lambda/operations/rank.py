@@ -4,7 +4,9 @@ The candidates' vectors are read with GetVectors in batches of the service's max
 RANK_CONCURRENCY at once (the client's connection pool holds that many, clients.py); each batch is
 ranked as soon as it arrives and only its top_k is kept, so the function holds top_k rows per batch and
 answers with the top_k alone: the vectors never leave the function. The client makes one attempt per call;
-a 429 or 503 is retried here with jittered exponential backoff while the invocation has time.
+a 429 or 503 is retried here with jittered exponential backoff while the invocation has time. More
+distinct candidates than S3VL_RANK_SLICE_IDS are cut into slices that other invocations of the function
+rank at the same time (rank_slices.py).
 
 Distances are S3 Vectors' own, in float64 from the float32 values: euclidean the L2 norm (not squared),
 cosine 1 - cos. Both go through math.dist and math.hypot (C, with accurate summation): cosine as
@@ -30,9 +32,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import limits, nul_escape, vector_data
-from ..clients import RANK_CONCURRENCY
+from ..clients import RANK_CONCURRENCY, SLICE_CONCURRENCY
 from ..errors import HandlerError
 from ..rank_request import RankRequest
+from . import rank_slices
 from .backoff import one_attempt_client, with_backoff
 from .get import fetch
 from .query import similarity
@@ -47,6 +50,8 @@ SLACK = 2.0**-20
 
 # The container's rank threads, created on the first multi-batch request and reused.
 _executor = LazyPool(RANK_CONCURRENCY, "s3vl-rank")
+# The threads that rank this invocation's slice and wait for the other slices' invocations.
+_slice_executor = LazyPool(SLICE_CONCURRENCY, "s3vl-rank-slice")
 # The fix named when the function's time runs out before every GetVectors batch has finished.
 _TOO_SLOW = "pass fewer candidate ids per call or raise the Lambda timeout"
 # Set in a thread while it reads candidates: their GetVectors answers are decoded by _decode_directly.
@@ -101,9 +106,7 @@ def run(request: RankRequest) -> dict[str, Any]:
     distance = distance_function(request.distance_metric, request.query_vector)
     slack = slack_function(request.distance_metric, request.query_vector)
     dimension = len(request.query_vector)
-    distinct = list(dict.fromkeys(request.keys))
     size = limits.service().get_batch
-    batches = [distinct[start : start + size] for start in range(0, len(distinct), size)]
     throttled = Counter()
 
     def get(keys: list[str], data: bool, metadata: bool) -> list[Any]:
@@ -140,9 +143,24 @@ def run(request: RankRequest) -> dict[str, Any]:
         scored = [(distance(vector_data.exact(vector)), nul_escape.encode(key)) for _, key, vector in decoded]
         return heapq.nsmallest(request.top_k, scored), len(keys) - len({item["key"] for item in found})
 
-    ranked = fan_out(_executor, rank, batches, _TOO_SLOW)
-    best = heapq.nsmallest(request.top_k, (row for rows, _ in ranked for row in rows))
-    missing = sum(count for _, count in ranked)
+    def rank_here(keys: list[str]) -> rank_slices.Ranked:
+        """The top_k of distinct `keys`, read and ranked in this invocation."""
+        batches = [keys[start : start + size] for start in range(0, len(keys), size)]
+        ranked = fan_out(_executor, rank, batches, _TOO_SLOW)
+        best = heapq.nsmallest(request.top_k, (row for rows, _ in ranked for row in rows))
+        return rank_slices.Ranked(best, sum(count for _, count in ranked), len(batches), 0)
+
+    slices = rank_slices.cut(list(dict.fromkeys(request.keys)), rank_slices.slice_size())
+
+    def rank_slice(number: int) -> rank_slices.Ranked:
+        if number == 0:
+            return rank_here(slices[0])  # this invocation's CPU ranks the first slice meanwhile
+        return rank_slices.invoke(request, slices[number], rank_here)
+
+    ranked = fan_out(
+        _slice_executor, rank_slice, list(range(len(slices))), _TOO_SLOW, what="candidate slices"
+    )
+    best = heapq.nsmallest(request.top_k, (row for part in ranked for row in part.rows))
 
     metadata: dict[str, Any] = {}
     if request.return_metadata and best:
@@ -175,7 +193,9 @@ def run(request: RankRequest) -> dict[str, Any]:
     return {
         "distance_metric": request.distance_metric,
         "vectors": vectors,
-        "missing": missing,
-        "batches": len(batches),
-        "throttled": throttled.value,
+        "missing": sum(part.missing for part in ranked),
+        "batches": sum(part.batches for part in ranked),
+        "throttled": throttled.value + sum(part.throttled for part in ranked),
+        "slices": sum(part.invoked for part in ranked),
+        "slices_refused": sum(part.refused for part in ranked),
     }
