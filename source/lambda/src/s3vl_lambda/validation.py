@@ -171,7 +171,15 @@ def keys(value: Any, name: str) -> list[str]:
         raise wrong_type(name, "an array of strings", value)
     if not value:
         raise HandlerError("EMPTY_KEYS", f"{name} is empty: pass at least one key")
-    return [key(item, f"{name}[{position}]") for position, item in enumerate(value)]
+    low, high = limits.service().key_length
+    # Most keys are plain strings of a valid length: those skip key(), whose message names the position
+    # (formatting it for each of 10,000 keys cost more than the rest of the check).
+    return [
+        item
+        if type(item) is str and low <= len(item) <= high and nul_escape.ESCAPE not in item
+        else key(item, f"{name}[{position}]")
+        for position, item in enumerate(value)
+    ]
 
 
 def metadata(value: Any, name: str) -> dict[str, Any] | None:
