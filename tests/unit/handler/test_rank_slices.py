@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from s3vl_lambda import vector_data
 from s3vl_lambda.clients import lambda_client
 from s3vl_lambda.errors import HandlerError
 from s3vl_lambda.operations import rank_slices
@@ -96,7 +97,7 @@ def _expected(keys: list[str]) -> dict[str, Any]:
         "top_k": 2,
         "return_metadata": False,
     }
-    return {"FunctionName": FUNCTION, "Qualifier": "$LATEST", "Payload": json.dumps(event).encode()}
+    return {"FunctionName": FUNCTION, "Qualifier": "$LATEST", "Payload": vector_data.dumps(event)}
 
 
 def _answer(document: Any, function_error: str | None = None) -> dict[str, Any]:

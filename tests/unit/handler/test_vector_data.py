@@ -50,6 +50,15 @@ def test_without_orjson_the_standard_module_decodes_the_same(monkeypatch: pytest
     assert vector_data.loads(body) == fast == json.loads(body)
 
 
+def test_dumps_writes_what_json_reads_back_with_or_without_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    event = {"keys": ["a", "é\u2400"], "query_vector": [0.1, -3e-45, 1e38], "top_k": 10, "flag": False}
+    fast = vector_data.dumps(event)
+    monkeypatch.setattr(vector_data, "orjson", None)
+    slow = vector_data.dumps(event)
+    assert json.loads(fast) == json.loads(slow) == event
+    assert isinstance(fast, bytes) and isinstance(slow, bytes)
+
+
 def test_float32_rounds_a_distance_as_the_service_reports_it() -> None:
     assert vector_data.float32(0.1) == float(np.float32(0.1))
     assert vector_data.float32(1.0) == 1.0

@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import nul_escape
+from .. import nul_escape, vector_data
 from ..clients import SLICE_CONCURRENCY, lambda_client
 from ..contract import CONTRACT_VERSION
 from ..errors import HandlerError, from_aws
@@ -92,7 +92,7 @@ def invoke(request: RankRequest, keys: list[str], rank_here: Callable[[list[str]
     qualifier = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
     try:
         answer = lambda_client(request.index.region).invoke(
-            FunctionName=name, Qualifier=qualifier, Payload=json.dumps(event).encode()
+            FunctionName=name, Qualifier=qualifier, Payload=vector_data.dumps(event)
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "TooManyRequestsException":
