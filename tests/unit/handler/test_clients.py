@@ -24,6 +24,13 @@ def test_client_uses_standard_retries_and_bounded_timeouts() -> None:
     assert config.connect_timeout <= 2.0 and config.read_timeout <= 30.0
 
 
+def test_only_the_bulk_callers_one_attempt_client_skips_botocores_parameter_check() -> None:
+    # Its callers' parameters are checked by the handler; every other call keeps botocore's check.
+    assert client_for("eu-central-1").meta.config.parameter_validation is True
+    bulk = client_for("eu-central-1", attempts=1).meta.config
+    assert (bulk.parameter_validation, bulk.retries["total_max_attempts"]) == (False, 1)
+
+
 @pytest.mark.parametrize("budget_s", [0.2, 2.5, 9.5, 59.5, 899.5])
 def test_one_attempt_fits_in_half_the_budget(budget_s: float) -> None:
     connect, read = timeouts_for(budget_s)
