@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ParamValidationError
 from s3vl_lambda import deadline
 from s3vl_lambda.clients import client_for, timeouts_for
 from s3vl_lambda.permissions import OPERATION_ACTIONS
@@ -25,10 +29,36 @@ def test_client_uses_standard_retries_and_bounded_timeouts() -> None:
 
 
 def test_only_the_bulk_callers_one_attempt_client_skips_botocores_parameter_check() -> None:
-    # Its callers' parameters are checked by the handler; every other call keeps botocore's check.
-    assert client_for("eu-central-1").meta.config.parameter_validation is True
-    bulk = client_for("eu-central-1", attempts=1).meta.config
-    assert (bulk.parameter_validation, bulk.retries["total_max_attempts"]) == (False, 1)
+    # Its callers' parameters are checked by the handler; every other call keeps botocore's check. An
+    # empty key breaks the model's length rule: botocore refuses it, or sends it (answered here, unsent).
+    sent: list[bytes] = []
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        sent.append(request.body)
+        return AWSResponse(request.url, 200, {}, _Raw(b'{"vectors": []}'))
+
+    arn = f"arn:aws:s3vectors:eu-central-1:{ACCOUNT}:bucket/b-1/index/i-1"
+    for client in (client_for("eu-central-1"), client_for("eu-central-1", attempts=1)):
+        client.meta.events.register("before-send.s3vectors.GetVectors", answer, unique_id="test-bulk")
+    try:
+        with pytest.raises(ParamValidationError):
+            client_for("eu-central-1").get_vectors(indexArn=arn, keys=[""])
+        assert sent == []
+        assert client_for("eu-central-1", attempts=1).get_vectors(indexArn=arn, keys=[""])["vectors"] == []
+        assert len(sent) == 1 and b'"keys": [""]' in sent[0]
+    finally:
+        for client in (client_for("eu-central-1"), client_for("eu-central-1", attempts=1)):
+            client.meta.events.unregister("before-send.s3vectors.GetVectors", unique_id="test-bulk")
+
+
+class _Raw:
+    """A urllib3 response's body as botocore reads it."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, *_: Any, **__: Any) -> Any:
+        yield self._body
 
 
 @pytest.mark.parametrize("budget_s", [0.2, 2.5, 9.5, 59.5, 899.5])
