@@ -73,10 +73,11 @@ END
 $$;
 
 -- How many candidates one rank_vectors invocation ranks: the function decodes every candidate's vector
--- (with the orjson the zip carries, about 3 ms of one CPU per 100 ids at 768 dimensions; 15 ms with the
--- standard json module), so a slice is bounded by its elements (10,416 ids at 768 dimensions, about 0.3 s
--- of CPU) to stay well within the function's timeout and the time its client keeps for a request attempt;
--- docs/sql-reference.md, "Filtered search".
+-- (with the orjson the zip carries, about 7 ms of one CPU per 100 ids at 768 dimensions with the scoring;
+-- several times that with the standard json module), so a request is bounded by its elements (10,416 ids
+-- at 768 dimensions, about 0.7 s of one CPU when the function does not slice them) to stay well within the
+-- function's timeout and the time its client keeps for a request attempt; docs/sql-reference.md,
+-- "rank_vectors".
 CREATE OR REPLACE FUNCTION s3vl._rank_ids_per_call(p_dimension integer)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
