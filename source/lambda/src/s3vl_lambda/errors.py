@@ -94,6 +94,17 @@ class HandlerError(Exception):
     def retryable(self) -> bool:
         return self.code in RETRYABLE_CODES
 
+    def reworded(self, message: str) -> HandlerError:
+        """This error with another message; its code and AWS details kept."""
+        return HandlerError(
+            self.code,
+            message,
+            aws_error_code=self.aws_error_code,
+            aws_request_id=self.aws_request_id,
+            http_status=self.http_status,
+            applied=self.applied,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {
             "code": self.code,

@@ -166,10 +166,4 @@ def _naming(exc: HandlerError, query_index: int, member: IndexArn | None) -> Han
     """`exc` with the failing query's position (and member index) in front of its message; s3vl's SQL
     reads "query_index N" from it into DETAIL (68_batch.sql)."""
     where = f"query_index {query_index}" + ("" if member is None else f", member index {member.arn}")
-    return HandlerError(
-        exc.code,
-        f"{where}: {exc.message}",
-        aws_error_code=exc.aws_error_code,
-        aws_request_id=exc.aws_request_id,
-        http_status=exc.http_status,
-    )
+    return exc.reworded(f"{where}: {exc.message}")

@@ -117,12 +117,8 @@ def _invoke_error(exc: ClientError | BotoCoreError, name: str) -> HandlerError:
         "ENDPOINT_UNREACHABLE": "give the function's subnets a route to the Lambda endpoint (NAT gateway or "
         f"a lambda interface VPC endpoint, as Aurora uses), or set {SETTING} to 0",
     }.get(error.code, f"see the error, or set {SETTING} to 0 to rank in one invocation")
-    return HandlerError(
-        error.code,
-        f"rank_vectors could not invoke function {name} for a slice of its candidates ({exc}): {fix}",
-        aws_error_code=error.aws_error_code,
-        aws_request_id=error.aws_request_id,
-        http_status=error.http_status,
+    return error.reworded(
+        f"rank_vectors could not invoke function {name} for a slice of its candidates ({exc}): {fix}"
     )
 
 
