@@ -3,9 +3,10 @@
 0.1 %-selective filter on a CLASSIC index, on the `aws` latency profile of the local stack.
 
 One stack (latency profile `aws`, see docs/local-stack.md), one CLASSIC index of 20k x 768 cosine vectors.
-- rank / query: p50 of rank_vectors(top_k 10) over 5,000 random ids (one rank_vectors invocation: the
-  function reads and ranks the candidates), divided by the p50 of one query_vectors(top_k 10) measured in
-  the same run, interleaved (target <= 3).
+- rank / query: p50 of rank_vectors(top_k 10) over 5,000 random ids (one rank_vectors invocation from SQL,
+  which ranks them in slices of the local stack's S3VL_RANK_SLICE_IDS, each slice by an invocation of its
+  own), divided by the p50 of one query_vectors(top_k 10) measured in the same run, interleaved (target
+  <= 3).
 - for comparison, get_vectors of the same 5,000 ids' vectors into SQL: what rank_vectors cost when SQL
   fetched the vectors and computed the distances.
 - search over the same 5,000 ids, which takes the ANN path (a widened query_vectors), for comparison.
@@ -28,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "source" / "local"))
 
 import psycopg  # noqa: E402
+from s3vl_local.stack import RANK_SLICE_IDS  # noqa: E402
 from schema_setup import create_index, install_schema, load_queries, query_vectors, running_stack, s3vectors  # noqa: E402
 
 N, DIM, CANDIDATES = 20_000, 768, 5_000
@@ -109,7 +111,7 @@ def measure(stack: Any, repeats: int, fetches: int) -> list[dict[str, Any]]:
             recall_filter.append(len(truth & {r[0] for r in found}) / 10)
 
     p50 = {name: statistics.median(values) * 1000 for name, values in times.items()}
-    label = f"{N // 1000}k x {DIM} cosine, latency profile {PROFILE}"
+    label = f"{N // 1000}k x {DIM} cosine, latency profile {PROFILE}, slices of {RANK_SLICE_IDS}"
     return [
         {"name": f"rank_vectors over {CANDIDATES} ids p50 vs one query_vectors p50 ({label})",
          "value": p50["rank"], "baseline": p50["query"], "ratio": p50["rank"] / p50["query"], "target": 3,
