@@ -9,16 +9,21 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
+import numpy as np
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from moto import mock_aws
 from s3vl_lambda import vector_data
 from s3vl_lambda.clients import lambda_client
 from s3vl_lambda.errors import HandlerError
 from s3vl_lambda.operations import rank_slices
 from s3vl_lambda.rank_request import rank_vectors
+from support.distances import s3vectors_distances
+from support.s3vectors import create_bucket_and_index
 
-from .conftest import STUB_ARN, STUB_REGION
+from .conftest import BUCKET, INDEX, INDEX_ARN, REGION, STUB_ARN, STUB_REGION, error_code, invoke
 
 FUNCTION = "s3vl-vector-query"
 
@@ -96,6 +101,7 @@ def _expected(keys: list[str]) -> dict[str, Any]:
         "keys": keys,
         "top_k": 2,
         "return_metadata": False,
+        "slice": True,
     }
     return {"FunctionName": FUNCTION, "Qualifier": "$LATEST", "Payload": vector_data.dumps(event)}
 
@@ -199,3 +205,39 @@ def test_without_a_function_name_the_setting_is_refused(monkeypatch: pytest.Monk
         rank_slices.invoke(REQUEST, ["c"], _not_called)
     assert raised.value.code == "INVALID_SETTING"
     assert "AWS_LAMBDA_FUNCTION_NAME" in raised.value.message
+
+
+def test_a_slice_request_is_ranked_where_it_is_sent_and_never_sliced_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One key per slice: any request but a slice's would invoke the function, and the Stubber has no
+    # answer for an Invoke (so the unsliced request fails naming it).
+    monkeypatch.setenv("S3VL_RANK_SLICE_IDS", "1")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
+    data = np.random.default_rng(8).standard_normal((5, 4)).astype(np.float32)
+    keys = [f"k{i}" for i in range(5)]
+    query = [0.5, -0.25, 1.0, 2.0]
+    with mock_aws(), Stubber(lambda_client(REGION)):
+        client = boto3.client("s3vectors", region_name=REGION)
+        create_bucket_and_index(client, BUCKET, INDEX, 4, "euclidean")
+        client.put_vectors(
+            vectorBucketName=BUCKET,
+            indexName=INDEX,
+            vectors=[{"key": k, "data": {"float32": v.tolist()}} for k, v in zip(keys, data, strict=True)],
+        )
+        event = {
+            "operation": "rank_vectors",
+            "index_arn": INDEX_ARN,
+            "distance_metric": "euclidean",
+            "query_vector": query,
+            "keys": keys,
+            "top_k": 2,
+        }
+        sliced = invoke({**event, "slice": True})
+        unsliced = invoke(event)
+    assert sliced["ok"] is True, sliced
+    distances = s3vectors_distances(data, query, "euclidean")
+    assert [row["key"] for row in sliced["result"]["vectors"]] == [keys[i] for i in np.argsort(distances)[:2]]
+    assert (sliced["result"]["slices"], sliced["result"]["batches"]) == (0, 1)
+    assert error_code(unsliced) == "AWS_ERROR"
+    assert f"could not invoke function {FUNCTION}" in unsliced["error"]["message"]

@@ -24,6 +24,7 @@ class RankRequest:
     keys: list[str]  # as S3 Vectors stores them (unescaped), duplicates allowed
     top_k: int
     return_metadata: bool
+    slice: bool  # a slice another invocation sent (rank_slices.py): ranked here, never sliced again
 
 
 def rank_vectors(event: dict[str, Any]) -> RankRequest:
@@ -51,4 +52,5 @@ def rank_vectors(event: dict[str, Any]) -> RankRequest:
         keys=validation.keys(validation.required(event, "keys"), "keys"),
         top_k=validation.top_k(event.get("top_k")),
         return_metadata=validation.boolean(event, "return_metadata", False),
+        slice=validation.boolean(event, "slice", False),
     )

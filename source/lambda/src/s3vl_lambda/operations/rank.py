@@ -150,7 +150,9 @@ def run(request: RankRequest) -> dict[str, Any]:
         best = heapq.nsmallest(request.top_k, (row for rows, _ in ranked for row in rows))
         return rank_slices.Ranked(best, sum(count for _, count in ranked), len(batches), 0)
 
-    slices = rank_slices.cut(list(dict.fromkeys(request.keys)), rank_slices.slice_size())
+    slices = rank_slices.cut(
+        list(dict.fromkeys(request.keys)), 0 if request.slice else rank_slices.slice_size()
+    )
 
     def rank_slice(number: int) -> rank_slices.Ranked:
         if number == 0:

@@ -6,7 +6,8 @@ S3VL_RANK_SLICE_IDS set (the CloudFormation template sets 1000), a request with 
 than that is cut into slices of that many: this invocation ranks the first slice and invokes the function
 itself (RequestResponse, the same version) for each other slice, all at once, so that each slice has a CPU
 of its own. A slice answers its top_k with float64 distances, so the merge is exact, as s3vl's merge of
-several invocations is. A slice never has more candidates than the setting, so it never slices again.
+several invocations is. At most 16 slices run at once (more candidates make larger slices), and a slice's
+request says it is one (`slice`), so it is never sliced again: one call fans out once.
 
 A slice that Lambda refuses for concurrency (429: the function's reserved concurrency is in use) is ranked
 in this invocation instead: the same answer, later. Any other failure to invoke raises with its fix, and
@@ -81,6 +82,7 @@ def invoke(request: RankRequest, keys: list[str], rank_here: Callable[[list[str]
         "keys": [nul_escape.encode(key) for key in keys],
         "top_k": request.top_k,
         "return_metadata": False,
+        "slice": True,
     }
     name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
     if not name:
