@@ -110,3 +110,21 @@ def test_a_slice_setting_the_function_cannot_use_fails_in_sql_naming_it(
         conn.execute("SELECT * FROM s3vl.rank_vectors(%s, %s::double precision[], %s)", (INDEX, query, keys))
     assert raised.value.sqlstate == "SV008"
     assert "S3VL_RANK_SLICE_IDS is 'lots', not a whole number" in str(raised.value)
+
+
+def test_a_call_fans_out_once_however_many_candidates(
+    sql_stack: SqlStack, conn: psycopg.Connection[Any], index: tuple[str, np.ndarray], candidates: Any
+) -> None:
+    # 20,000 ids make 16 slices of 1,250, more than the setting: each slice request says it is one, so
+    # none slices again. Slices beyond the service's concurrency are ranked by the caller.
+    arn, data = index
+    query, _, _ = candidates
+    keys = [f"v{r:05d}" for r in range(N)] + [f"absent-{n}" for n in range(20_000 - N)]
+    with sql_stack.fresh_function(conn, "rank-many-slices") as function:
+        result = _rank(sql_stack, function, arn, query, keys)
+        log = sql_stack.stack.lambda_state_dir / "logs" / "rank-many-slices.log"
+        invocations = log.read_text().count('"operation":"rank_vectors"')
+    assert result["slices"] + result["slices_refused"] == 15
+    assert invocations == 1 + result["slices"]
+    assert result["missing"] == 20_000 - N
+    assert [row["key"] for row in result["vectors"]] == _truth(data, query, list(range(N)))
