@@ -241,3 +241,23 @@ def test_a_slice_request_is_ranked_where_it_is_sent_and_never_sliced_again(
     assert (sliced["result"]["slices"], sliced["result"]["batches"]) == (0, 1)
     assert error_code(unsliced) == "AWS_ERROR"
     assert f"could not invoke function {FUNCTION}" in unsliced["error"]["message"]
+
+
+def test_a_lambda_endpoint_that_refuses_the_connection_names_the_route(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A region no other test uses, so its Lambda client is created here, on this endpoint (nothing listens
+    # on 127.0.0.1:9).
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
+    arn = STUB_ARN.replace(STUB_REGION, "ap-south-2")
+    request = rank_vectors(
+        {"index_arn": arn, "distance_metric": "cosine", "query_vector": [1.0], "keys": ["a"]}
+    )
+    with pytest.raises(HandlerError) as raised:
+        rank_slices.invoke(request, ["a"], _not_called)
+    assert raised.value.code == "ENDPOINT_UNREACHABLE"
+    assert (
+        "route to the Lambda endpoint" in raised.value.message
+        and "S3VL_RANK_SLICE_IDS" in raised.value.message
+    )

@@ -113,11 +113,16 @@ def _invoke_error(exc: ClientError | BotoCoreError, name: str) -> HandlerError:
     """The contract error of a failed invocation of the function by itself: from_aws's code, with the fix
     for Lambda."""
     error = from_aws(exc, "Invoke", _INVOKE_ACTION)
+    route = (
+        "give the function's subnets a route to the Lambda endpoint (NAT gateway or a lambda interface VPC "
+        f"endpoint, as Aurora uses), or set {SETTING} to 0"
+    )
     fix = {
         "ACCESS_DENIED": f"grant the execution role lambda:InvokeFunction on function {name} (the "
         f"CloudFormation template does), or set {SETTING} to 0",
-        "ENDPOINT_UNREACHABLE": "give the function's subnets a route to the Lambda endpoint (NAT gateway or "
-        f"a lambda interface VPC endpoint, as Aurora uses), or set {SETTING} to 0",
+        "ENDPOINT_UNREACHABLE": route,
+        # In a VPC without a route, connecting times out rather than being refused.
+        "AWS_TIMEOUT": f"if connecting timed out, {route}; else raise the function's timeout",
     }.get(error.code, f"see the error, or set {SETTING} to 0 to rank in one invocation")
     return error.reworded(
         f"rank_vectors could not invoke function {name} for a slice of its candidates ({exc}): {fix}"
