@@ -54,6 +54,7 @@ def timeouts_for(budget_s: float) -> tuple[float, float]:
 
 
 def _session() -> boto3.session.Session:
+    """The container's boto3 session (callers hold _lock)."""
     global _boto3_session
     if _boto3_session is None:
         # Built on the botocore session limits.py reads the model through: the model is parsed once.
@@ -85,7 +86,6 @@ def client_for(region: str, attempts: int = RETRY_ATTEMPTS) -> S3VectorsClient:
     """The region's client; its timeouts come from the remaining time of the invocation that
     created it (every invocation of a function starts with the same timeout)."""
     with _lock:
-        _session()
         # attempts=1: the caller retries itself (query_vectors_batch backs off on 429 in operations/batch.py).
         client = _clients.get((region, attempts))
         if client is None:
@@ -95,7 +95,6 @@ def client_for(region: str, attempts: int = RETRY_ATTEMPTS) -> S3VectorsClient:
 
 
 def _create(region: str, attempts: int) -> S3VectorsClient:
-    assert _boto3_session is not None
     connect, read = timeouts_for(deadline.current().remaining_s())
     config = Config(
         region_name=region,
@@ -109,7 +108,7 @@ def _create(region: str, attempts: int) -> S3VectorsClient:
         max_pool_connections=max(MAX_CONCURRENT_CALLS, RANK_CONCURRENCY, BATCH_CONCURRENCY),
         user_agent_extra=f"s3vl/{HANDLER_VERSION}",
     )
-    client = _boto3_session.client("s3vectors", config=config)
+    client = _session().client("s3vectors", config=config)
     attempt_s = connect + read
 
     def check_deadline(**_: Any) -> None:
