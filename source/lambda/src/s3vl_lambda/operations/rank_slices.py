@@ -16,10 +16,10 @@ a slice's own error is raised as the slice raised it (it speaks this contract).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,7 +34,7 @@ SETTING = "S3VL_RANK_SLICE_IDS"
 _INVOKE_ACTION = frozenset({"lambda:InvokeFunction"})
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Ranked:
     """What ranking some candidates found: their top_k as (float64 distance, key as returned to SQL)."""
 
@@ -98,15 +98,11 @@ def invoke(request: RankRequest, keys: list[str], rank_here: Callable[[list[str]
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "TooManyRequestsException":
-            return _refused(rank_here(keys))
+            return dataclasses.replace(rank_here(keys), refused=1)
         raise _invoke_error(exc, name) from exc
     except BotoCoreError as exc:
         raise _invoke_error(exc, name) from exc
     return _answer(answer, name)
-
-
-def _refused(ranked: Ranked) -> Ranked:
-    return Ranked(ranked.rows, ranked.missing, ranked.batches, ranked.throttled, refused=1)
 
 
 def _invoke_error(exc: ClientError | BotoCoreError, name: str) -> HandlerError:
