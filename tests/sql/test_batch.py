@@ -164,7 +164,7 @@ def test_a_batch_beyond_one_invocation_is_split_and_still_exact(sql_stack: SqlSt
     index = Index("big-4096", "", "cosine", [f"b{i:02d}" for i in range(40)], data, [{} for _ in range(40)])
     client = sql_stack.s3vectors()
     index.arn = create_index(client, "big-4096", 4096, "cosine", index.keys, data, index.metadata)
-    log = sql_stack.stack.lambda_state_dir / "logs" / "s3vl-vector-query.log"
+    log = sql_stack.stack.function_log()
     conn.execute("SELECT s3vl.register_index('big-4096', %s)", (index.arn,))
     try:
         queries = rng.standard_normal((300, 4096))

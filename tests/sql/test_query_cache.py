@@ -27,7 +27,7 @@ class Cached:
     def __init__(self, stack: Any) -> None:
         self.stack = stack
         self.s3v = local_aws.client("s3vectors", stack.env()["AWS_ENDPOINT_URL_S3VECTORS"])
-        self.log = stack.lambda_state_dir / "logs" / "s3vl-vector-query.log"
+        self.log = stack.function_log()
 
     def connect(self, user: str = "postgres") -> psycopg.Connection[Any]:
         return psycopg.connect(self.stack.pg.dsn(user=user, dbname=DB), autocommit=True)

@@ -102,7 +102,7 @@ def test_rank_vectors_equals_numpy(conn: Any, ranked: dict[str, Ranked], metric:
 
 def _invocations(sql_stack: SqlStack, function: str = "s3vl-vector-query") -> list[str]:
     """The operation of every invocation the Lambda function has logged so far (one JSON line each)."""
-    log = sql_stack.stack.lambda_state_dir / "logs" / f"{function}.log"
+    log = sql_stack.stack.function_log(function)
     return re.findall(
         r'"message":"s3vl invocation","request_id":"[^"]*","operation":"([a-z_]+)"', log.read_text()
     )

@@ -122,8 +122,8 @@ def test_a_call_fans_out_once_however_many_candidates(
     keys = [f"v{r:05d}" for r in range(N)] + [f"absent-{n}" for n in range(20_000 - N)]
     with sql_stack.fresh_function(conn, "rank-many-slices") as function:
         result = _rank(sql_stack, function, arn, query, keys)
-        log = sql_stack.stack.lambda_state_dir / "logs" / "rank-many-slices.log"
-        invocations = log.read_text().count('"operation":"rank_vectors"')
+        log = sql_stack.stack.function_log("rank-many-slices").read_text()
+    invocations = log.count('"operation":"rank_vectors"')
     assert result["slices"] + result["slices_refused"] == 15
     assert invocations == 1 + result["slices"]
     assert result["missing"] == 20_000 - N

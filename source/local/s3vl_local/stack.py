@@ -30,6 +30,7 @@ from s3vl_local import awscli_model, latency_profiles, local_aws, probes
 from s3vl_local.aurora_shim.installer import ENDPOINT_SETTING, install_shim
 from s3vl_local.lambda_service.events import DEAD_LETTER_DIR
 from s3vl_local.lambda_service.functions import function_arn
+from s3vl_local.lambda_service.logs import log_path
 from s3vl_local.lambda_service.server import SERVICE_PATH
 from s3vl_local.postgres import SUPERUSER_ROLE, PostgresCluster, make_shared_dir
 from s3vl_local.processes import is_alive, stop_pid
@@ -325,6 +326,10 @@ class LocalStack:
     @property
     def lambda_state_dir(self) -> Path:
         return self.state_dir / "lambda"
+
+    def function_log(self, name: str = FUNCTION_NAME) -> Path:
+        """The log of function `name`: START..REPORT and the handler's lines of every invocation."""
+        return log_path(self.lambda_state_dir, name)
 
     @property
     def dead_letter_dir(self) -> Path:

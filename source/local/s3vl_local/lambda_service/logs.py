@@ -7,24 +7,32 @@ import os
 import threading
 from pathlib import Path
 
+LOG_DIR = "logs"  # under the service's state directory
+
+
+def log_path(state_dir: Path, name: str) -> Path:
+    """Where function `name`'s log is, for a service whose state directory is `state_dir`."""
+    return state_dir / LOG_DIR / f"{name}.log"
+
 
 class FunctionLogs:
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
         self._lock = threading.Lock()
         # One descriptor per function for the service's life: opening the file for every invocation
         # cost more than writing to it.
         self._descriptors: dict[str, int] = {}
 
     def path(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
+        return log_path(self.state_dir, name)
 
     def append(self, name: str, text: str) -> None:
         with self._lock:
             descriptor = self._descriptors.get(name)
             if descriptor is None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                descriptor = os.open(self.path(name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                path = self.path(name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 self._descriptors[name] = descriptor
             data = text.encode()
             while data:

@@ -24,7 +24,7 @@ from s3vl_local.lambda_service.functions import FunctionStore
 from s3vl_local.lambda_service.http_base import KeepAliveHandler, Response
 from s3vl_local.lambda_service.invoke import InvokeApi
 from s3vl_local.lambda_service.latency import InvokeLatency
-from s3vl_local.lambda_service.logs import FunctionLogs
+from s3vl_local.lambda_service.logs import LOG_DIR, FunctionLogs
 from s3vl_local.lambda_service.management import FunctionApi
 from s3vl_local.lambda_service.pools import FunctionPools
 from s3vl_local.local_aws import ACCOUNT, REGION
@@ -72,8 +72,8 @@ class LambdaService:
         self.function_env = {LAMBDA_ENDPOINT_ENV: self.url, **(function_env or {})}
         self.concurrency_limit = concurrency_limit
         self.store = FunctionStore(self.state_dir)
-        self.log_dir = self.state_dir / "logs"
-        self.logs = FunctionLogs(self.log_dir)
+        self.log_dir = self.state_dir / LOG_DIR
+        self.logs = FunctionLogs(self.state_dir)
         self.pools = FunctionPools(self.store, concurrency_limit, self.function_env, self.log_dir)
         self.events = EventInvocations(
             self.state_dir, self.store, self.pools, self.logs, event_retry_delays_s
