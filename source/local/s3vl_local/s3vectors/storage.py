@@ -18,19 +18,9 @@ from .text_index import TextIndex
 
 _INITIAL_CAPACITY = 1024
 _GROWTH = 1.5
-# The most bytes of vector data text (VectorText) one index keeps: 128 MiB is 8,900 vectors of 768
-# dimensions, the candidates of a large rank_vectors call.
+# The most bytes of vector data text (response_json.VectorText) one index keeps: 128 MiB is 8,900 vectors
+# of 768 dimensions, the candidates of a large rank_vectors call.
 VECTOR_TEXT_BYTES = 128 * 1024 * 1024
-
-
-class VectorText:
-    """A stored vector's data as an answer writes it: the JSON text of its float32 values as float64, the
-    digits S3 Vectors writes ("0.4000000059604645" for 0.4f). response_json writes it as it is."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: bytes) -> None:
-        self.text = text
 
 
 class VectorStore:
@@ -55,7 +45,7 @@ class VectorStore:
         # Vector data text by key, from a vector's first read until it changes, oldest dropped first beyond
         # VECTOR_TEXT_BYTES. Writing 100 vectors' 768 digits strings takes 2.5 ms; on the local stack that
         # CPU is the caller's machine's (a third of it during rank_vectors), where AWS's is not the caller's.
-        self._texts: dict[str, VectorText] = {}
+        self._texts: dict[str, response_json.VectorText] = {}
         self._text_bytes = 0
 
     # -- writes ----------------------------------------------------------------------------------------
@@ -168,12 +158,12 @@ class VectorStore:
         self.version += 1
 
     # -- reads -----------------------------------------------------------------------------------------
-    def vector(self, row: int) -> VectorText:
+    def vector(self, row: int) -> response_json.VectorText:
         """The stored float32 values of `row` as an answer writes them."""
         key = self.keys[row]
         found = self._texts.get(key)
         if found is None:
-            found = VectorText(response_json.encode(self._matrix[row].astype(np.float64)))
+            found = response_json.VectorText(response_json.encode(self._matrix[row].astype(np.float64)))
             self._texts[key] = found
             self._text_bytes += len(found.text)
             while self._text_bytes > VECTOR_TEXT_BYTES:
